@@ -1,0 +1,33 @@
+package v1alpha1
+
+// OrganizationNameAnnotation on a namespace gives the practice's display name, used in mails and on
+// the invitation page. Without it the namespace name is shown.
+const OrganizationNameAnnotation = "staff.rosterops.io/organization-name"
+
+// Annotations that request an imperative action on a declarative object (the Flux "requested at"
+// convention). The value is any new string, typically a timestamp; the object's status records the
+// last value handled, so each request is carried out once and never fights with what Git holds.
+const (
+	// ResendRequestedAtAnnotation on an Invitation sends a fresh link and invalidates older ones.
+	ResendRequestedAtAnnotation = "staff.rosterops.io/resend-requested-at"
+	// PasswordResetRequestedAtAnnotation on a StaffMember mails a password-reset link.
+	PasswordResetRequestedAtAnnotation = "staff.rosterops.io/password-reset-requested-at"
+	// UnlockRequestedAtAnnotation on a StaffMember clears a lockout made by the directory.
+	UnlockRequestedAtAnnotation = "staff.rosterops.io/unlock-requested-at"
+)
+
+// ConditionReady is the condition every kind reports: True when the object has converged.
+const ConditionReady = "Ready"
+
+// ObjectName is the name of another object of this API in the same namespace.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="must be the name of an object in this namespace: lowercase letters, digits and '-', starting and ending with a letter or digit"
+type ObjectName string
+
+// LocalObjectReference names an object of a known kind in the same namespace.
+type LocalObjectReference struct {
+	// Name of the referenced object.
+	// +required
+	Name ObjectName `json:"name"`
+}

@@ -1,0 +1,269 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AccountState is the state the platform team wants the account in.
+// +kubebuilder:validation:Enum=Active;Deactivated
+type AccountState string
+
+const (
+	// AccountStateActive lets the person sign in (once they have set a password).
+	AccountStateActive AccountState = "Active"
+	// AccountStateDeactivated locks the account so that sign-in fails, and revokes pending
+	// invitations. The directory entry and its history are kept.
+	AccountStateDeactivated AccountState = "Deactivated"
+)
+
+// DeletionPolicy says what happens to the directory account when the StaffMember is deleted.
+// +kubebuilder:validation:Enum=Deactivate;Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDeactivate locks the account and keeps the entry for auditing.
+	DeletionPolicyDeactivate DeletionPolicy = "Deactivate"
+	// DeletionPolicyDelete locks the account, then removes the entry.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the directory alone.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// StaffMemberPhase summarises where a StaffMember is in its lifecycle.
+// +kubebuilder:validation:Enum=Pending;Invited;Active;Deactivated;LockedOut;Failed
+type StaffMemberPhase string
+
+const (
+	// StaffMemberPending: the account is not yet in the directory.
+	StaffMemberPending StaffMemberPhase = "Pending"
+	// StaffMemberInvited: the account exists and an invitation is out, not yet accepted.
+	StaffMemberInvited StaffMemberPhase = "Invited"
+	// StaffMemberActive: the person has set a password and can sign in.
+	StaffMemberActive StaffMemberPhase = "Active"
+	// StaffMemberDeactivated: the account is locked on request; sign-in fails.
+	StaffMemberDeactivated StaffMemberPhase = "Deactivated"
+	// StaffMemberLockedOut: the directory locked the account, for example after too long without
+	// sign-in. The unlock annotation clears it.
+	StaffMemberLockedOut StaffMemberPhase = "LockedOut"
+	// StaffMemberFailed: the member cannot converge; a condition says why.
+	StaffMemberFailed StaffMemberPhase = "Failed"
+)
+
+// SchedulingStep is the length of a scheduling slot in minutes.
+// +kubebuilder:validation:Enum=5;10;15;20;30;45;60
+type SchedulingStep int32
+
+// StaffMemberSpec declares a person, their access and the state of their account.
+// +kubebuilder:validation:XValidation:rule="!has(self.primaryLocation) || self.allLocations || self.primaryLocation in self.locations",message="primaryLocation must be one of locations unless allLocations is true"
+// +kubebuilder:validation:XValidation:rule="!self.allLocations || size(self.locations) == 0",message="locations must be empty when allLocations is true: every location is granted already"
+type StaffMemberSpec struct {
+	// Email is the person's work email address. It receives the invitation and identifies the
+	// account in the directory. Changing it revokes a pending invitation and invites the new
+	// address.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9.!#$%&\\'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$')",message="email must be a single address such as jane.doe@example.org"
+	Email string `json:"email"`
+
+	// Profile is the person's name and contact details.
+	// +required
+	Profile Profile `json:"profile"`
+
+	// Roles are the names of the Roles granted, in this namespace.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:default={}
+	Roles []ObjectName `json:"roles"`
+
+	// PrimaryLocation is the Location where the person usually works.
+	// +optional
+	PrimaryLocation ObjectName `json:"primaryLocation,omitempty"`
+
+	// Locations are the names of the Locations the person may access, in this namespace.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:default={}
+	Locations []ObjectName `json:"locations"`
+
+	// AllLocations grants access to every Location of the practice, present and future.
+	// +optional
+	// +kubebuilder:default=false
+	AllLocations bool `json:"allLocations"`
+
+	// ProviderCredentials are set for clinicians who see patients.
+	// +optional
+	ProviderCredentials *ProviderCredentials `json:"providerCredentials,omitempty"`
+
+	// AccountState is Active (default) or Deactivated. Deactivated locks the account so that
+	// sign-in fails and revokes pending invitations; reactivating unlocks it.
+	// +optional
+	// +kubebuilder:default=Active
+	AccountState AccountState `json:"accountState"`
+
+	// DeletionPolicy says what deleting this object does to the account: Deactivate (default:
+	// lock and keep the entry), Delete (lock, then remove the entry) or Orphan (leave it).
+	// +optional
+	// +kubebuilder:default=Deactivate
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy"`
+}
+
+// Profile is a person's name and contact details.
+type Profile struct {
+	// GivenName is the person's first name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	GivenName string `json:"givenName"`
+
+	// FamilyName is the person's last name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	FamilyName string `json:"familyName"`
+
+	// DisplayName is how the person is addressed; defaults to "GivenName FamilyName".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	DisplayName string `json:"displayName,omitempty"`
+
+	// Phone is a work phone number in international form, such as +1 312 555 0100.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\+?[0-9][0-9 ().-]{5,30}$')",message="phone must be a phone number such as +1 312 555 0100: digits, spaces, '(', ')', '.', '-' and an optional leading '+'"
+	Phone string `json:"phone,omitempty"`
+
+	// Title is the job title, such as Physician Assistant.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Title string `json:"title,omitempty"`
+
+	// EmployeeID is the practice's own identifier for the person.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._-]+$')",message="employeeID may contain only letters, digits, '.', '_' and '-'"
+	EmployeeID string `json:"employeeID,omitempty"`
+}
+
+// ProviderCredentials describe a clinician who sees patients.
+type ProviderCredentials struct {
+	// NPI is the 10-digit US National Provider Identifier.
+	// +optional
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{10}$')",message="npi must be exactly 10 digits"
+	NPI string `json:"npi,omitempty"`
+
+	// TaxonomyCode is the NUCC health care provider taxonomy code, such as 207Q00000X.
+	// +optional
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{3}[0-9A-Z]{6}X$')",message="taxonomyCode must be a 10-character NUCC code such as 207Q00000X: 3 digits, 6 digits or capital letters, then X"
+	TaxonomyCode string `json:"taxonomyCode,omitempty"`
+
+	// Bio is a short biography shown to patients.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2000
+	Bio string `json:"bio,omitempty"`
+
+	// Capacity is how many patients the provider can see in one scheduling slot.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Capacity *int32 `json:"capacity,omitempty"`
+
+	// SchedulingStepMinutes is the length of the provider's scheduling slots: 5, 10, 15, 20, 30,
+	// 45 or 60 minutes.
+	// +optional
+	SchedulingStepMinutes SchedulingStep `json:"schedulingStepMinutes,omitempty"`
+
+	// Tags are free-form labels for scheduling and search, such as pediatrics or telehealth.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=64
+	Tags []string `json:"tags,omitempty"`
+
+	// EHRStaffID is the provider's identifier in the electronic health record system.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	EHRStaffID string `json:"ehrStaffID,omitempty"`
+}
+
+// StaffMemberStatus is the observed state of a StaffMember.
+type StaffMemberStatus struct {
+	// ObservedGeneration is the generation of the spec that was last acted on. A pipeline waits
+	// for it to reach metadata.generation to know its change was handled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is Pending, Invited, Active, Deactivated, LockedOut or Failed.
+	// +optional
+	Phase StaffMemberPhase `json:"phase,omitempty"`
+
+	// PhaseSince is when the member entered its current phase.
+	// +optional
+	PhaseSince *metav1.Time `json:"phaseSince,omitempty"`
+
+	// Conditions: Ready sums up; the others say what is stuck.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// AccountID identifies the member's account in the directory.
+	// +optional
+	AccountID string `json:"accountID,omitempty"`
+
+	// LastSignInAt is the last successful sign-in the directory recorded.
+	// +optional
+	LastSignInAt *metav1.Time `json:"lastSignInAt,omitempty"`
+
+	// Invitation is the name of the member's current Invitation, if any.
+	// +optional
+	Invitation string `json:"invitation,omitempty"`
+
+	// LastHandledPasswordResetAt is the value of the password-reset-requested-at annotation that
+	// was last carried out.
+	// +optional
+	LastHandledPasswordResetAt string `json:"lastHandledPasswordResetAt,omitempty"`
+
+	// LastHandledUnlockAt is the value of the unlock-requested-at annotation that was last
+	// carried out.
+	// +optional
+	LastHandledUnlockAt string `json:"lastHandledUnlockAt,omitempty"`
+}
+
+// StaffMember is a person working for the practice and their account in the directory.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sm,categories=staff
+// +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.roles`
+// +kubebuilder:printcolumn:name="Since",type=date,JSONPath=`.status.phaseSince`,priority=1
+// +kubebuilder:printcolumn:name="Last Sign-in",type=date,JSONPath=`.status.lastSignInAt`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type StaffMember struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   StaffMemberSpec   `json:"spec"`
+	Status StaffMemberStatus `json:"status,omitempty"`
+}
+
+// StaffMemberList is a list of StaffMembers.
+// +kubebuilder:object:root=true
+type StaffMemberList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []StaffMember `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&StaffMember{}, &StaffMemberList{})
+}

@@ -1,0 +1,116 @@
+// Command manager runs staff-operator: the controllers that drive the user directory and mail
+// delivery toward the StaffMember, Role, Location and Invitation objects of the cluster.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/config"
+)
+
+// The manager itself needs leases for leader election and events to report what it did.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// leaderElectionID names the lease that makes one replica the active controller.
+const leaderElectionID = "staff-operator.staff.rosterops.io"
+
+// options are the command-line flags.
+type options struct {
+	configFile           string
+	metricsAddr          string
+	probeAddr            string
+	enableLeaderElection bool
+	zap                  zap.Options
+}
+
+func main() {
+	var opts options
+	flag.StringVar(&opts.configFile, "config", "", "The configuration file (YAML). Required.")
+	flag.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8080",
+		"The address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081",
+		"The address the liveness and readiness probes bind to.")
+	flag.BoolVar(&opts.enableLeaderElection, "leader-elect", false,
+		"Enable leader election, so that only one replica runs the controllers at a time.")
+	opts.zap.Development = false
+	opts.zap.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	if err := run(opts); err != nil {
+		// One line per problem, so that each bad setting is named on its own.
+		for _, line := range errorLines(err) {
+			fmt.Fprintln(os.Stderr, "staff-operator:", line)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(opts options) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	cfg, err := config.Load(opts.configFile)
+	if err != nil {
+		return err
+	}
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(staffv1alpha1.AddToScheme(scheme))
+
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
+		HealthProbeBindAddress: opts.probeAddr,
+		LeaderElection:         opts.enableLeaderElection,
+		LeaderElectionID:       leaderElectionID,
+		// The manager stops at once on SIGTERM; nothing it runs needs the lease after that.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+
+	setupLog.Info("starting manager", "config", opts.configFile, "resyncPeriod", cfg.ResyncPeriod.Duration)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// errorLines flattens joined errors into one line each.
+func errorLines(err error) []string {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		var lines []string
+		for _, e := range joined.Unwrap() {
+			lines = append(lines, errorLines(e)...)
+		}
+		return lines
+	}
+	return []string{err.Error()}
+}

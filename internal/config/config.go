@@ -1,0 +1,248 @@
+// Package config loads the manager's configuration file (--config). The file is YAML, read
+// strictly: an unknown field is an error, so a typo never silently falls back to a default.
+// Secrets are never in the file itself: it names files that hold them, and Load reads those.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the manager's configuration.
+type Config struct {
+	Directory   Directory   `json:"directory"`
+	Mail        Mail        `json:"mail"`
+	Web         Web         `json:"web"`
+	Invitations Invitations `json:"invitations"`
+	// ResyncPeriod is how often every managed account is compared with the directory, to find
+	// changes made there by hand.
+	ResyncPeriod metav1.Duration `json:"resyncPeriod"`
+}
+
+// Directory selects and configures the user directory. Only LDAP exists today.
+type Directory struct {
+	LDAP *LDAP `json:"ldap"`
+}
+
+// LDAP configures an LDAPv3 directory with the ppolicy overlay.
+type LDAP struct {
+	// URL is ldap://host:port or ldaps://host:port.
+	URL string `json:"url"`
+	// StartTLS upgrades an ldap:// connection to TLS before binding.
+	StartTLS bool `json:"startTLS"`
+	// CAFile is a PEM bundle to verify the server's certificate with; the system roots otherwise.
+	CAFile string `json:"caFile"`
+	// BindDN is the operator's own account.
+	BindDN string `json:"bindDN"`
+	// BindPasswordFile holds the operator's password.
+	BindPasswordFile string `json:"bindPasswordFile"`
+	// BaseDN is the subtree the operator manages; each organization gets its own subtree below.
+	BaseDN string `json:"baseDN"`
+	// AdoptExisting lets the operator take over an unmanaged entry with a member's email.
+	AdoptExisting bool `json:"adoptExisting"`
+	// Timeout bounds connecting and each request.
+	Timeout metav1.Duration `json:"timeout"`
+
+	// BindPassword is read from BindPasswordFile by Load.
+	BindPassword string `json:"-"`
+}
+
+// Mail configures mail delivery.
+type Mail struct {
+	SMTP SMTP `json:"smtp"`
+	// From is the sender, such as "Staff Accounts <no-reply@example.test>".
+	From string `json:"from"`
+	// TemplatesDir holds templates that override the built-in ones; empty uses the built-in ones.
+	TemplatesDir string `json:"templatesDir"`
+}
+
+// SMTP TLS modes.
+const (
+	TLSNone     = "none"
+	TLSStartTLS = "starttls"
+	TLSImplicit = "implicit"
+)
+
+// SMTP configures the mail relay.
+type SMTP struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// TLS is none, starttls or implicit.
+	TLS string `json:"tls"`
+	// CAFile is a PEM bundle to verify the relay's certificate with; the system roots otherwise.
+	CAFile string `json:"caFile"`
+	// UsernameFile and PasswordFile hold AUTH credentials; both empty means no AUTH.
+	UsernameFile string `json:"usernameFile"`
+	PasswordFile string `json:"passwordFile"`
+	// Timeout bounds connecting and sending one message.
+	Timeout metav1.Duration `json:"timeout"`
+
+	// Username and Password are read from UsernameFile and PasswordFile by Load.
+	Username string `json:"-"`
+	Password string `json:"-"`
+}
+
+// Web configures the invitation page.
+type Web struct {
+	// Listen is the address the invitation page is served on.
+	Listen string `json:"listen"`
+	// PublicURL is how invitees reach the page; links in mails start with it.
+	PublicURL string `json:"publicURL"`
+	// SignInURL is where the success page sends people to sign in.
+	SignInURL string `json:"signInURL"`
+	// TLSCertFile and TLSKeyFile serve the page over TLS when both are set.
+	TLSCertFile string `json:"tlsCertFile"`
+	TLSKeyFile  string `json:"tlsKeyFile"`
+	// MinPasswordLength is the shortest password accepted (NIST SP 800-63B).
+	MinPasswordLength int `json:"minPasswordLength"`
+}
+
+// Invitations configures invitation links.
+type Invitations struct {
+	// DefaultTTL is how long a link lives when an Invitation does not say.
+	DefaultTTL metav1.Duration `json:"defaultTTL"`
+}
+
+// Defaults.
+const (
+	DefaultListen            = ":8082"
+	DefaultInvitationTTL     = time.Hour
+	DefaultResyncPeriod      = 10 * time.Minute
+	DefaultTimeout           = 10 * time.Second
+	DefaultMinPasswordLength = 15
+)
+
+// Load reads, defaults and validates the configuration file at path, then reads the secrets it
+// names. Every problem is reported, one line each, naming the field.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return nil, errors.New("no configuration file: pass --config FILE")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, inFile(path, err)
+	}
+	if err := cfg.readSecrets(); err != nil {
+		return nil, inFile(path, err)
+	}
+	return cfg, nil
+}
+
+// inFile prefixes each problem of a joined error with the file it is in, so that every line of
+// the manager's exit message stands on its own.
+func inFile(path string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, inFile(path, e))
+	}
+	return errors.Join(errs...)
+}
+
+// Parse decodes, defaults and validates a configuration without reading secret files.
+func Parse(data []byte) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("the configuration is empty")
+	}
+	cfg, err := decodeStrict(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decodeStrict decodes YAML the way the Kubernetes API server decodes objects: field names match
+// case-sensitively, and unknown or duplicate fields are errors that name the field's full path.
+func decodeStrict(data []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	var cfg Config
+	strictErrs, err := sigsjson.UnmarshalStrict(js, &cfg, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if len(strictErrs) > 0 {
+		return nil, errors.Join(strictErrs...)
+	}
+	return &cfg, nil
+}
+
+func (c *Config) setDefaults() {
+	if l := c.Directory.LDAP; l != nil && l.Timeout.Duration == 0 {
+		l.Timeout.Duration = DefaultTimeout
+	}
+	if c.Mail.SMTP.TLS == "" {
+		c.Mail.SMTP.TLS = TLSNone
+	}
+	if c.Mail.SMTP.Timeout.Duration == 0 {
+		c.Mail.SMTP.Timeout.Duration = DefaultTimeout
+	}
+	if c.Web.Listen == "" {
+		c.Web.Listen = DefaultListen
+	}
+	if c.Web.MinPasswordLength == 0 {
+		c.Web.MinPasswordLength = DefaultMinPasswordLength
+	}
+	if c.Invitations.DefaultTTL.Duration == 0 {
+		c.Invitations.DefaultTTL.Duration = DefaultInvitationTTL
+	}
+	if c.ResyncPeriod.Duration == 0 {
+		c.ResyncPeriod.Duration = DefaultResyncPeriod
+	}
+}
+
+func (c *Config) readSecrets() error {
+	var errs []error
+	read := func(field, path string, into *string) {
+		if path == "" {
+			return
+		}
+		v, err := readSecretFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			return
+		}
+		*into = v
+	}
+	if l := c.Directory.LDAP; l != nil {
+		read("directory.ldap.bindPasswordFile", l.BindPasswordFile, &l.BindPassword)
+	}
+	s := &c.Mail.SMTP
+	read("mail.smtp.usernameFile", s.UsernameFile, &s.Username)
+	read("mail.smtp.passwordFile", s.PasswordFile, &s.Password)
+	return errors.Join(errs...)
+}
+
+// readSecretFile reads a secret, dropping the trailing newline an editor or `echo` leaves. The
+// error names the file but never its content.
+func readSecretFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read secret file: %w", err)
+	}
+	v := string(bytes.TrimRight(data, "\r\n"))
+	if v == "" {
+		return "", fmt.Errorf("secret file %s is empty", path)
+	}
+	return v, nil
+}

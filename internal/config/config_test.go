@@ -1,0 +1,147 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeFile writes content into dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// validConfig returns a minimal valid configuration whose secret files exist in dir.
+func validConfig(t *testing.T, dir string) string {
+	t.Helper()
+	pw := writeFile(t, dir, "ldap-password", "s3cret\n")
+	return `
+directory:
+  ldap:
+    url: ldap://127.0.0.1:3899
+    bindDN: cn=admin,dc=example,dc=test
+    bindPasswordFile: ` + pw + `
+    baseDN: dc=example,dc=test
+mail:
+  smtp:
+    host: 127.0.0.1
+    port: 1025
+  from: "Staff Accounts <no-reply@example.test>"
+web:
+  publicURL: "http://127.0.0.1:8082"
+`
+}
+
+func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := Load(writeFile(t, dir, "config.yaml", validConfig(t, dir)))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.Directory.LDAP.BindPassword; got != "s3cret" {
+		t.Errorf("bind password = %q, want the file's content without the newline", got)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"web.listen", cfg.Web.Listen, ":8082"},
+		{"mail.smtp.tls", cfg.Mail.SMTP.TLS, TLSNone},
+		{"invitations.defaultTTL", cfg.Invitations.DefaultTTL.Duration, time.Hour},
+		{"resyncPeriod", cfg.ResyncPeriod.Duration, 10 * time.Minute},
+		{"web.minPasswordLength", cfg.Web.MinPasswordLength, 15},
+		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultTimeout},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadSampleConfig(t *testing.T) {
+	// The sample the README and the demo point at must stay loadable (its secret files are made
+	// by the demo, so only parse it here).
+	data, err := os.ReadFile("../../config/local/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(data); err != nil {
+		t.Fatalf("config/local/config.yaml: %v", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	valid := validConfig(t, dir)
+	unreadable := filepath.Join(dir, "missing-password")
+
+	cases := []struct {
+		name    string
+		path    string // when set, Load this path instead of writing content
+		content string
+		want    []string // every substring must appear in the error
+	}{
+		{name: "no path", path: "-", want: []string{"pass --config FILE"}},
+		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), want: []string{"read configuration", "no such file"}},
+		{name: "empty file", content: "   \n", want: []string{"the configuration is empty"}},
+		{name: "bad YAML", content: "directory: [unclosed", want: []string{"invalid YAML"}},
+		{name: "unknown field", content: valid + "resyncPeriodd: 5m\n", want: []string{`unknown field "resyncPeriodd"`}},
+		{name: "unknown nested field", content: strings.Replace(valid, "baseDN:", "baseDNs:", 1), want: []string{`unknown field "directory.ldap.baseDNs"`}},
+		{name: "wrong type", content: strings.Replace(valid, "port: 1025", "port: twenty", 1), want: []string{"invalid configuration", "mail.smtp.port"}},
+		{name: "field in the wrong case", content: strings.Replace(valid, "baseDN:", "basedn:", 1), want: []string{`unknown field "directory.ldap.basedn"`}},
+		{name: "duplicate field", content: valid + "resyncPeriod: 5m\nresyncPeriod: 6m\n", want: []string{"invalid YAML", "resyncPeriod"}},
+		{name: "missing directory", content: "mail: {from: a@b.test, smtp: {host: h, port: 25}}\nweb: {publicURL: http://h}\n", want: []string{"directory.ldap: is required"}},
+		{name: "missing required fields", content: "directory: {ldap: {}}\nmail: {}\nweb: {}\n", want: []string{
+			"directory.ldap.url: is required", "directory.ldap.bindDN: is required",
+			"directory.ldap.bindPasswordFile: is required", "directory.ldap.baseDN: is required",
+			"mail.smtp.host: is required", "mail.smtp.port: must be between 1 and 65535",
+			"mail.from: is required", "web.publicURL: is required",
+		}},
+		{name: "bad ldap scheme", content: strings.Replace(valid, "ldap://127", "http://127", 1), want: []string{"directory.ldap.url: must be ldap://host:port or ldaps://host:port"}},
+		{name: "bad tls mode", content: strings.Replace(valid, "port: 1025", "port: 1025\n    tls: ssl", 1), want: []string{`mail.smtp.tls: must be none, starttls or implicit, got "ssl"`}},
+		{name: "bad duration", content: valid + "resyncPeriod: soon\n", want: []string{"invalid configuration", "soon"}},
+		{name: "ttl out of range", content: valid + "invitations: {defaultTTL: 1m}\n", want: []string{"invitations.defaultTTL: must be between 5m and 720h"}},
+		{name: "bad from", content: strings.Replace(valid, `from: "Staff Accounts <no-reply@example.test>"`, "from: nobody", 1), want: []string{"mail.from: is not a mail address"}},
+		{name: "unreadable secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), unreadable, 1), want: []string{"directory.ldap.bindPasswordFile: cannot read secret file", unreadable}},
+		{name: "empty secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), writeFile(t, dir, "empty", "\n"), 1), want: []string{"directory.ldap.bindPasswordFile: secret file", "is empty"}},
+		{name: "password floor too high", content: valid + "  minPasswordLength: 100\n", want: []string{"web.minPasswordLength: must be between 8 and 64"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path
+			switch path {
+			case "":
+				path = writeFile(t, t.TempDir(), "config.yaml", tc.content)
+			case "-":
+				path = ""
+			}
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrorNeverShowsSecret(t *testing.T) {
+	dir := t.TempDir()
+	// A config that fails after the secret is read must not echo the secret.
+	content := strings.Replace(validConfig(t, dir), "port: 1025", "port: 1025\n    usernameFile: "+writeFile(t, dir, "user", "hunter2-user"), 1)
+	_, err := Load(writeFile(t, dir, "config.yaml", content))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("want an error without secrets, got %v", err)
+	}
+}

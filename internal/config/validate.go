@@ -1,0 +1,120 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Bounds on durations: outside them a setting is almost certainly a mistake.
+const (
+	minInvitationTTL = 5 * time.Minute
+	maxInvitationTTL = 30 * 24 * time.Hour
+	minResyncPeriod  = 10 * time.Second
+	maxPasswordFloor = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
+)
+
+// validate reports every problem in the configuration, one error per field.
+func (c *Config) validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+
+	if c.Directory.LDAP == nil {
+		add("directory.ldap", "is required")
+	} else {
+		validateLDAP(c.Directory.LDAP, add)
+	}
+	validateMail(&c.Mail, add)
+	validateWeb(&c.Web, add)
+
+	if ttl := c.Invitations.DefaultTTL.Duration; ttl < minInvitationTTL || ttl > maxInvitationTTL {
+		add("invitations.defaultTTL", "must be between 5m and 720h, got %s", ttl)
+	}
+	if c.ResyncPeriod.Duration < minResyncPeriod {
+		add("resyncPeriod", "must be at least %s, got %s", minResyncPeriod, c.ResyncPeriod.Duration)
+	}
+	return errors.Join(errs...)
+}
+
+type addFunc func(field, format string, args ...any)
+
+func validateLDAP(l *LDAP, add addFunc) {
+	if l.URL == "" {
+		add("directory.ldap.url", "is required, such as ldaps://ldap.example.org:636")
+	} else if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+		add("directory.ldap.url", "must be ldap://host:port or ldaps://host:port, got %q", l.URL)
+	} else if u.Scheme == "ldaps" && l.StartTLS {
+		add("directory.ldap.startTLS", "cannot be used with an ldaps:// URL, which is TLS already")
+	}
+	if l.BindDN == "" {
+		add("directory.ldap.bindDN", "is required")
+	}
+	if l.BindPasswordFile == "" {
+		add("directory.ldap.bindPasswordFile", "is required: the file holding the bind password")
+	}
+	if l.BaseDN == "" {
+		add("directory.ldap.baseDN", "is required, such as dc=example,dc=org")
+	}
+	if l.Timeout.Duration < 0 {
+		add("directory.ldap.timeout", "must be positive, got %s", l.Timeout.Duration)
+	}
+}
+
+func validateMail(m *Mail, add addFunc) {
+	s := &m.SMTP
+	if s.Host == "" {
+		add("mail.smtp.host", "is required")
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		add("mail.smtp.port", "must be between 1 and 65535, got %d", s.Port)
+	}
+	switch s.TLS {
+	case TLSNone, TLSStartTLS, TLSImplicit:
+	default:
+		add("mail.smtp.tls", "must be none, starttls or implicit, got %q", s.TLS)
+	}
+	if (s.UsernameFile == "") != (s.PasswordFile == "") {
+		add("mail.smtp.usernameFile", "and mail.smtp.passwordFile must be set together, for AUTH")
+	}
+	if s.Timeout.Duration < 0 {
+		add("mail.smtp.timeout", "must be positive, got %s", s.Timeout.Duration)
+	}
+	if m.From == "" {
+		add("mail.from", "is required, such as \"Staff Accounts <no-reply@example.org>\"")
+	} else if _, err := mail.ParseAddress(m.From); err != nil {
+		add("mail.from", "is not a mail address: %v", err)
+	}
+}
+
+func validateWeb(w *Web, add addFunc) {
+	if _, port, err := net.SplitHostPort(w.Listen); err != nil {
+		add("web.listen", "must be host:port or :port, got %q", w.Listen)
+	} else if _, err := strconv.Atoi(port); err != nil {
+		add("web.listen", "must have a numeric port, got %q", w.Listen)
+	}
+	if w.PublicURL == "" {
+		add("web.publicURL", "is required: links in mails start with it, such as https://staff.example.org")
+	} else if !isHTTPURL(w.PublicURL) {
+		add("web.publicURL", "must be an http:// or https:// URL, got %q", w.PublicURL)
+	}
+	if w.SignInURL != "" && !isHTTPURL(w.SignInURL) {
+		add("web.signInURL", "must be an http:// or https:// URL, got %q", w.SignInURL)
+	}
+	if (w.TLSCertFile == "") != (w.TLSKeyFile == "") {
+		add("web.tlsCertFile", "and web.tlsKeyFile must be set together")
+	}
+	if w.MinPasswordLength < 8 || w.MinPasswordLength > maxPasswordFloor {
+		add("web.minPasswordLength", "must be between 8 and %d, got %d", maxPasswordFloor, w.MinPasswordLength)
+	}
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
