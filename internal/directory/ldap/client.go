@@ -1,0 +1,290 @@
+package ldap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rosterops/staff-operator/internal/directory"
+)
+
+var _ directory.Backend = (*Client)(nil)
+
+// Client is the LDAP backend. It holds one connection, shared by all callers (go-ldap
+// multiplexes concurrent requests on it), dialled on first use and dialled again on the next
+// call after the server closed it (a restart). Safe for concurrent use.
+type Client struct {
+	cfg  Config
+	tls  *tls.Config
+	base string
+
+	mu   sync.Mutex
+	conn *goldap.Conn
+
+	stats struct{ binds, searches, adds, modifies, deletes, extended, errors atomic.Int64 }
+
+	// containers are the DNs of organization and people/roles/locations OUs known to exist.
+	containers sync.Map
+
+	policyMu sync.Mutex
+	policies map[string]cachedPolicy
+}
+
+// Stats counts the requests the client sent to the server.
+type Stats struct {
+	Binds, Searches, Adds, Modifies, Deletes, Extended int64
+	// Errors counts requests that failed.
+	Errors int64
+}
+
+// Writes is the number of requests that change the directory.
+func (s Stats) Writes() int64 { return s.Adds + s.Modifies + s.Deletes + s.Extended }
+
+// New checks the configuration and returns a client; it does not connect yet.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, fmt.Errorf("ldap config: %w", err)
+	}
+	c := &Client{cfg: cfg, base: cfg.BaseDN, policies: map[string]cachedPolicy{}}
+	u, _ := url.Parse(cfg.URL)
+	if u.Scheme == "ldaps" || cfg.StartTLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
+		if tc.ServerName == "" {
+			tc.ServerName = u.Hostname()
+		}
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ldap config: caFile: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ldap config: caFile %s holds no PEM certificate", cfg.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		c.tls = tc
+	}
+	return c, nil
+}
+
+// Stats returns the request counts so far.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Binds: c.stats.binds.Load(), Searches: c.stats.searches.Load(), Adds: c.stats.adds.Load(),
+		Modifies: c.stats.modifies.Load(), Deletes: c.stats.deletes.Load(), Extended: c.stats.extended.Load(),
+		Errors: c.stats.errors.Load(),
+	}
+}
+
+// Close closes the connection; a later call dials again.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		err := c.conn.Close()
+		c.conn = nil
+		return err
+	}
+	return nil
+}
+
+// Ping connects (when not connected) and reads the base entry.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.search(ctx, searchReq(c.base, goldap.ScopeBaseObject, "(objectClass=*)", []string{"1.1"}), false)
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", c.cfg.URL, err)
+	}
+	return nil
+}
+
+func (c *Client) observe(op string, counter *atomic.Int64, err error, start time.Time) {
+	counter.Add(1)
+	if err != nil {
+		c.stats.errors.Add(1)
+	}
+	if c.cfg.Observer != nil {
+		c.cfg.Observer(op, err, time.Since(start))
+	}
+}
+
+// connection returns the shared connection, dialling when there is none or the server closed it.
+func (c *Client) connection() (conn *goldap.Conn, fresh bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil && !c.conn.IsClosing() {
+		return c.conn, false, nil
+	}
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+	conn, err = c.dial()
+	if err != nil {
+		return nil, false, err
+	}
+	c.conn = conn
+	return conn, true, nil
+}
+
+func (c *Client) dial() (*goldap.Conn, error) {
+	opts := []goldap.DialOpt{goldap.DialWithDialer(&net.Dialer{Timeout: c.cfg.DialTimeout})}
+	if c.tls != nil {
+		opts = append(opts, goldap.DialWithTLSConfig(c.tls))
+	}
+	conn, err := goldap.DialURL(c.cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", c.cfg.URL, err)
+	}
+	conn.SetTimeout(c.cfg.RequestTimeout)
+	if c.cfg.StartTLS {
+		if err := conn.StartTLS(c.tls); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("startTLS %s: %w", c.cfg.URL, err)
+		}
+	}
+	if c.cfg.BindDN != "" {
+		pw, err := c.cfg.bindPassword()
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%w: bind password: %w", directory.ErrAccessDenied, err)
+		}
+		start := time.Now()
+		err = conn.Bind(c.cfg.BindDN, pw)
+		c.observe("bind", &c.stats.binds, err, start)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("bind as %s: %w", c.cfg.BindDN, err)
+		}
+	}
+	return conn, nil
+}
+
+// drop forgets conn when it is still the shared one, so the next call dials.
+func (c *Client) drop(conn *goldap.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// run sends one request with fn. When the request failed because the shared connection had
+// died (the server restarted since the last call), it dials once more and resends: all
+// requests this package sends are safe to repeat. The error is classified (classify).
+func (c *Client) run(ctx context.Context, op string, counter *atomic.Int64, fn func(*goldap.Conn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+	}
+	for attempt := 0; ; attempt++ {
+		conn, fresh, err := c.connection()
+		if err != nil {
+			return classify(err)
+		}
+		start := time.Now()
+		err = fn(conn)
+		c.observe(op, counter, err, start)
+		if err == nil {
+			return nil
+		}
+		if connectionLost(conn, err) {
+			c.drop(conn)
+			if !fresh && attempt == 0 && ctx.Err() == nil {
+				continue
+			}
+		}
+		return classify(err)
+	}
+}
+
+// connectionLost tells a dead connection (closed by the server, reset) from a request that
+// failed on a live one (including a timeout, which is not resent).
+func connectionLost(conn *goldap.Conn, err error) bool {
+	return conn.IsClosing() || goldap.IsErrorWithCode(err, goldap.LDAPResultServerDown)
+}
+
+// classify wraps an error from go-ldap with the directory sentinel it stands for, keeping
+// the original (errors.Is matches both).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *goldap.Error
+	if !errors.As(err, &le) {
+		return fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
+	}
+	var kind error
+	switch le.ResultCode {
+	case goldap.ErrorNetwork, goldap.LDAPResultBusy, goldap.LDAPResultUnavailable, goldap.LDAPResultServerDown,
+		goldap.LDAPResultTimeLimitExceeded, goldap.LDAPResultAdminLimitExceeded, goldap.LDAPResultTimeout,
+		goldap.LDAPResultConnectError, goldap.LDAPResultLoopDetect, goldap.LDAPResultOther:
+		kind = directory.ErrUnavailable
+	case goldap.LDAPResultNoSuchObject:
+		kind = directory.ErrNotFound
+	case goldap.LDAPResultEntryAlreadyExists:
+		kind = directory.ErrConflict
+	case goldap.LDAPResultInvalidCredentials, goldap.LDAPResultInsufficientAccessRights,
+		goldap.LDAPResultInappropriateAuthentication, goldap.LDAPResultStrongAuthRequired,
+		goldap.LDAPResultConfidentialityRequired, goldap.LDAPResultAuthMethodNotSupported:
+		kind = directory.ErrAccessDenied
+	default:
+		// Schema, syntax, constraint, naming, unwillingToPerform: the data or request is wrong.
+		kind = directory.ErrInvalid
+	}
+	return fmt.Errorf("%w: %w", kind, err)
+}
+
+func searchReq(base string, scope int, filter string, attrs []string) *goldap.SearchRequest {
+	return goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+}
+
+// search runs a search; paged runs it in pages of PageSize and returns all entries.
+func (c *Client) search(ctx context.Context, req *goldap.SearchRequest, paged bool) ([]*goldap.Entry, error) {
+	var res *goldap.SearchResult
+	err := c.run(ctx, "search", &c.stats.searches, func(conn *goldap.Conn) error {
+		var err error
+		req.Controls = nil // a resend starts a fresh paging sequence
+		if paged {
+			res, err = conn.SearchWithPaging(req, c.cfg.PageSize)
+		} else {
+			res, err = conn.Search(req)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Entries, nil
+}
+
+func (c *Client) add(ctx context.Context, req *goldap.AddRequest) error {
+	return c.run(ctx, "add", &c.stats.adds, func(conn *goldap.Conn) error { return conn.Add(req) })
+}
+
+func (c *Client) modify(ctx context.Context, req *goldap.ModifyRequest) error {
+	return c.run(ctx, "modify", &c.stats.modifies, func(conn *goldap.Conn) error { return conn.Modify(req) })
+}
+
+func (c *Client) del(ctx context.Context, dn string) error {
+	return c.run(ctx, "delete", &c.stats.deletes, func(conn *goldap.Conn) error {
+		return conn.Del(goldap.NewDelRequest(dn, nil))
+	})
+}
+
+func (c *Client) passwordModify(ctx context.Context, dn, password string) error {
+	return c.run(ctx, "passwordModify", &c.stats.extended, func(conn *goldap.Conn) error {
+		_, err := conn.PasswordModify(goldap.NewPasswordModifyRequest(dn, "", password))
+		return err
+	})
+}

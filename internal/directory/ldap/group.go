@@ -1,0 +1,257 @@
+package ldap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rosterops/staff-operator/internal/directory"
+)
+
+// A groupOfNames needs at least one member. An empty group holds its own DN as the only
+// member, a placeholder that is never reported as a member.
+
+var groupReadAttrs = []string{"cn", "description", markerAttr, "member", "objectClass"}
+
+func validateGroup(g directory.Group) error {
+	if err := validateGroupKey(g.Key); err != nil {
+		return err
+	}
+	for what, v := range map[string]string{"display name": g.DisplayName, "description": g.Description} {
+		if v != "" {
+			if err := validValue(what, v, 0); err != nil {
+				return fmt.Errorf("group %s: %w", g.Key, err)
+			}
+		}
+	}
+	for _, p := range g.Permissions {
+		if err := validValue("permission", p, 0); err != nil {
+			return fmt.Errorf("group %s: %w", g.Key, err)
+		}
+	}
+	return nil
+}
+
+// wantGroupCN: the name (the RDN value) and, when different, the display name.
+func wantGroupCN(g directory.Group) []string {
+	cn := []string{g.Key.Name}
+	if g.DisplayName != "" && !strings.EqualFold(g.DisplayName, g.Key.Name) {
+		cn = append(cn, g.DisplayName)
+	}
+	return cn
+}
+
+// wantGroupMarkers: the marker and one value per permission (deduplicated, case-insensitively
+// as the server compares them).
+func wantGroupMarkers(g directory.Group) []string {
+	vals := []string{groupMarkerOf(g.Key)}
+	for _, p := range g.Permissions {
+		v := permissionMarker + p
+		if !slices.ContainsFunc(vals, func(x string) bool { return strings.EqualFold(x, v) }) {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+func ownedMarkerValues(e *goldap.Entry) (owned, foreign []string) {
+	for _, v := range e.GetEqualFoldAttributeValues(markerAttr) {
+		if strings.HasPrefix(strings.ToLower(v), markerPrefix) {
+			owned = append(owned, v)
+		} else {
+			foreign = append(foreign, v)
+		}
+	}
+	return owned, foreign
+}
+
+// readGroup reads the group at key's DN: nil when missing, a ConflictError when the entry is
+// not managed for key.
+func (c *Client) readGroup(ctx context.Context, key directory.GroupKey) (*goldap.Entry, error) {
+	dn := c.groupDN(key)
+	entries, err := c.search(ctx, searchReq(dn, goldap.ScopeBaseObject, "(objectClass=*)", groupReadAttrs), false)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) != 1 {
+		return nil, nil
+	}
+	e := entries[0]
+	if !hasValue(e, markerAttr, groupMarkerOf(key)) {
+		owned, _ := ownedMarkerValues(e)
+		for _, v := range owned {
+			if p, org, name, ok := parseMarker(v); ok {
+				kind := map[string]string{accountMarker: "account", roleMarker: "role", locationMarker: "location"}[p]
+				return nil, &directory.ConflictError{ID: dn, Managed: true, Owner: kind + " " + org + "/" + name}
+			}
+		}
+		return nil, &directory.ConflictError{ID: dn}
+	}
+	return e, nil
+}
+
+// EnsureGroup implements directory.Backend.
+func (c *Client) EnsureGroup(ctx context.Context, g directory.Group) (bool, error) {
+	if err := validateGroup(g); err != nil {
+		return false, fmt.Errorf("ensure group: %w", err)
+	}
+	e, err := c.readGroup(ctx, g.Key)
+	if err != nil {
+		return false, fmt.Errorf("ensure group %s: %w", g.Key, err)
+	}
+	dn := c.groupDN(g.Key)
+	if e == nil {
+		req := goldap.NewAddRequest(dn, nil)
+		req.Attribute("objectClass", []string{"top", "groupOfNames"})
+		req.Attribute("cn", wantGroupCN(g))
+		if g.Description != "" {
+			req.Attribute("description", []string{g.Description})
+		}
+		req.Attribute(markerAttr, wantGroupMarkers(g))
+		req.Attribute("member", []string{dn})
+		err := c.addUnder(ctx, g.Key.Organization, groupOU(g.Key.Kind), req)
+		if errors.Is(err, directory.ErrConflict) {
+			return false, fmt.Errorf("ensure group %s: %w", g.Key, c.conflictAt(ctx, dn))
+		}
+		if err != nil {
+			return false, fmt.Errorf("ensure group %s: %w", g.Key, err)
+		}
+		return true, nil
+	}
+	req := goldap.NewModifyRequest(e.DN, nil)
+	if cn := wantGroupCN(g); !sameSet(e.GetEqualFoldAttributeValues("cn"), cn) {
+		req.Replace("cn", cn)
+	}
+	var desc []string
+	if g.Description != "" {
+		desc = []string{g.Description}
+	}
+	if !sameSet(e.GetEqualFoldAttributeValues("description"), desc) {
+		req.Replace("description", desc)
+	}
+	owned, foreign := ownedMarkerValues(e)
+	if want := wantGroupMarkers(g); !sameSet(owned, want) {
+		req.Replace(markerAttr, append(foreign, want...))
+	}
+	if len(req.Changes) == 0 {
+		return false, nil
+	}
+	if err := c.modify(ctx, req); err != nil {
+		return false, fmt.Errorf("ensure group %s: %w", g.Key, err)
+	}
+	return true, nil
+}
+
+// DeleteGroup implements directory.Backend.
+func (c *Client) DeleteGroup(ctx context.Context, key directory.GroupKey) error {
+	if err := validateGroupKey(key); err != nil {
+		return fmt.Errorf("delete group: %w", err)
+	}
+	e, err := c.readGroup(ctx, key)
+	if err != nil {
+		return fmt.Errorf("delete group %s: %w", key, err)
+	}
+	if e == nil {
+		return nil
+	}
+	if err := c.del(ctx, e.DN); err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return fmt.Errorf("delete group %s: %w", key, err)
+	}
+	return nil
+}
+
+// managedAccountDNs maps the keys of org's managed accounts to their DNs, in one paged search.
+func (c *Client) managedAccountDNs(ctx context.Context, org string) (map[directory.AccountKey]string, error) {
+	prefix := accountMarker + org + "/"
+	entries, err := c.search(ctx, searchReq(c.base, goldap.ScopeWholeSubtree,
+		"(&(objectClass=inetOrgPerson)("+markerAttr+"="+goldap.EscapeFilter(prefix)+"*))", []string{markerAttr}), true)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[directory.AccountKey]string, len(entries))
+	for _, e := range entries {
+		if k, ok := accountOwner(e); ok && k.Organization == org {
+			m[k] = e.DN
+		}
+	}
+	return m, nil
+}
+
+// SetGroupMembers implements directory.Backend: one search for the organization's accounts,
+// one read of the group, and at most one modify that replaces the member list.
+func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, members []directory.AccountKey) (bool, error) {
+	if err := validateGroupKey(key); err != nil {
+		return false, fmt.Errorf("set group members: %w", err)
+	}
+	for _, m := range members {
+		if err := validateAccountKey(m); err != nil {
+			return false, fmt.Errorf("set group members %s: %w", key, err)
+		}
+	}
+	e, err := c.readGroup(ctx, key)
+	if err == nil && e == nil {
+		err = directory.ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("set group members %s: %w", key, err)
+	}
+	accounts, err := c.managedAccountDNs(ctx, key.Organization)
+	if err != nil {
+		return false, fmt.Errorf("set group members %s: %w", key, err)
+	}
+	var want []string
+	seen := map[string]bool{}
+	var missing []directory.AccountKey
+	for _, m := range members {
+		dn, ok := accounts[m]
+		if m.Organization != key.Organization || !ok {
+			missing = append(missing, m)
+			continue
+		}
+		if n := normDN(dn); !seen[n] {
+			seen[n] = true
+			want = append(want, dn)
+		}
+	}
+	if len(want) == 0 {
+		want = []string{e.DN}
+	}
+	have := e.GetEqualFoldAttributeValues("member")
+	changed := !sameNormalized(have, want)
+	if changed {
+		req := goldap.NewModifyRequest(e.DN, nil)
+		req.Replace("member", want)
+		if err := c.modify(ctx, req); err != nil {
+			return false, fmt.Errorf("set group members %s: %w", key, err)
+		}
+	}
+	if len(missing) > 0 {
+		return changed, fmt.Errorf("set group members: %w", &directory.MissingMembersError{Group: key, Missing: missing})
+	}
+	return changed, nil
+}
+
+func sameNormalized(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := make(map[string]int, len(a))
+	for _, v := range a {
+		set[normDN(v)]++
+	}
+	for _, v := range b {
+		n := normDN(v)
+		if set[n] == 0 {
+			return false
+		}
+		set[n]--
+	}
+	return true
+}

@@ -1,0 +1,165 @@
+package ldap_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/directory/ldap"
+	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+)
+
+func groupOf(t *testing.T, c *ldap.Client, key directory.GroupKey) directory.GroupState {
+	t.Helper()
+	inv, err := c.ListManaged(context.Background())
+	ok(t, err)
+	for _, g := range inv.Groups {
+		if g.Key == key {
+			return g
+		}
+	}
+	t.Fatalf("group %s not listed", key)
+	return directory.GroupState{}
+}
+
+func memberNames(g directory.GroupState) []string {
+	var names []string
+	for _, m := range g.Members {
+		names = append(names, m.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestGroupMembershipConverges(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	const org = "clinic-b"
+	keys := map[string]directory.AccountKey{}
+	for _, n := range []string{"ann", "ben", "cat"} {
+		a := account(org, n)
+		ok(t, c.CreateAccount(ctx, a))
+		keys[n] = a.Key
+	}
+	role := directory.Group{Key: directory.GroupKey{Organization: org, Kind: directory.GroupRole, Name: "nurse"},
+		DisplayName: "Registered Nurse", Description: "Registered nurses", Permissions: []string{"calendar.view", "clinical.viewCharts"}}
+	loc := directory.Group{Key: directory.GroupKey{Organization: org, Kind: directory.GroupLocation, Name: "downtown"}, DisplayName: "Downtown Clinic"}
+
+	for _, g := range []directory.Group{role, loc} {
+		changed, err := c.EnsureGroup(ctx, g)
+		ok(t, err)
+		if !changed {
+			t.Fatalf("ensure %s: not changed on create", g.Key)
+		}
+		before := c.Stats()
+		changed, err = c.EnsureGroup(ctx, g)
+		ok(t, err)
+		if changed || c.Stats().Writes() != before.Writes() {
+			t.Fatalf("ensure %s twice wrote", g.Key)
+		}
+		if got := groupOf(t, c, g.Key); len(got.Members) != 0 || len(got.ForeignMembers) != 0 {
+			t.Fatalf("new group %s has members %+v", g.Key, got)
+		}
+	}
+	got := groupOf(t, c, role.Key)
+	slices.Sort(got.Permissions)
+	if got.DisplayName != "Registered Nurse" || got.Description != "Registered nurses" || !slices.Equal(got.Permissions, role.Permissions) {
+		t.Fatalf("role read back as %+v", got)
+	}
+
+	steps := []struct {
+		reason  string
+		group   directory.GroupKey
+		members []string
+	}{
+		{"roles added", role.Key, []string{"ann", "ben"}},
+		{"one role added, one removed", role.Key, []string{"ben", "cat"}},
+		{"location access", loc.Key, []string{"ann", "cat"}},
+		{"all removed: placeholder, reported empty", role.Key, nil},
+		{"added again", role.Key, []string{"cat"}},
+	}
+	for _, st := range steps {
+		var ms []directory.AccountKey
+		for _, n := range st.members {
+			ms = append(ms, keys[n])
+		}
+		before := c.Stats()
+		changed, err := c.SetGroupMembers(ctx, st.group, ms)
+		ok(t, err)
+		if d := c.Stats().Modifies - before.Modifies; !changed || d != 1 {
+			t.Fatalf("%s: changed=%v modifies=%d, want one modify", st.reason, changed, d)
+		}
+		before = c.Stats()
+		changed, err = c.SetGroupMembers(ctx, st.group, ms)
+		ok(t, err)
+		if changed || c.Stats().Writes() != before.Writes() {
+			t.Fatalf("%s: setting the same members again wrote", st.reason)
+		}
+		if names := memberNames(groupOf(t, c, st.group)); !slices.Equal(names, st.members) {
+			t.Fatalf("%s: members %v, want %v", st.reason, names, st.members)
+		}
+	}
+
+	// Someone adds a member by hand: listed as foreign, and put back by the next write.
+	conn := admin(t, s)
+	mod := goldap.NewModifyRequest("cn=nurse,ou=roles,ou="+org+","+s.BaseDN, nil)
+	mod.Add("member", []string{s.AdminDN})
+	ok(t, conn.Modify(mod))
+	if g := groupOf(t, c, role.Key); !slices.Equal(g.ForeignMembers, []string{s.AdminDN}) {
+		t.Fatalf("foreign members %v", g.ForeignMembers)
+	}
+	changed, err := c.SetGroupMembers(ctx, role.Key, []directory.AccountKey{keys["cat"]})
+	ok(t, err)
+	if g := groupOf(t, c, role.Key); !changed || len(g.ForeignMembers) != 0 || !slices.Equal(memberNames(g), []string{"cat"}) {
+		t.Fatalf("drift not corrected: %+v", g)
+	}
+
+	// A member without an account is left out and reported.
+	missing := directory.AccountKey{Organization: org, Name: "dan"}
+	_, err = c.SetGroupMembers(ctx, role.Key, []directory.AccountKey{keys["ann"], missing})
+	wantErr(t, err, directory.ErrNotFound)
+	if names := memberNames(groupOf(t, c, role.Key)); !slices.Equal(names, []string{"ann"}) {
+		t.Fatalf("members %v, want [ann]", names)
+	}
+
+	// Attribute changes: one modify.
+	role.Permissions = []string{"calendar.view"}
+	role.Description = ""
+	before := c.Stats()
+	changed, err = c.EnsureGroup(ctx, role)
+	ok(t, err)
+	if d := c.Stats().Modifies - before.Modifies; !changed || d != 1 {
+		t.Fatalf("ensure changed group: changed=%v modifies=%d", changed, d)
+	}
+	if g := groupOf(t, c, role.Key); !slices.Equal(g.Permissions, role.Permissions) || g.Description != "" {
+		t.Fatalf("role read back as %+v", g)
+	}
+
+	ok(t, c.DeleteGroup(ctx, role.Key))
+	ok(t, c.DeleteGroup(ctx, role.Key))
+	_, err = c.SetGroupMembers(ctx, role.Key, nil)
+	wantErr(t, err, directory.ErrNotFound)
+}
+
+func TestGroupAtDNOfUnmanagedEntry(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	g := directory.Group{Key: directory.GroupKey{Organization: "clinic-c", Kind: directory.GroupRole, Name: "admins"}}
+	// Another group first, so that the containers exist.
+	_, err := c.EnsureGroup(ctx, directory.Group{Key: directory.GroupKey{Organization: "clinic-c", Kind: directory.GroupRole, Name: "x"}})
+	ok(t, err)
+	conn := admin(t, s)
+	add := goldap.NewAddRequest("cn=admins,ou=roles,ou=clinic-c,"+s.BaseDN, nil)
+	add.Attribute("objectClass", []string{"groupOfNames"})
+	add.Attribute("cn", []string{"admins"})
+	add.Attribute("member", []string{s.AdminDN})
+	ok(t, conn.Add(add))
+	_, err = c.EnsureGroup(ctx, g)
+	wantErr(t, err, directory.ErrNotManaged)
+	wantErr(t, c.DeleteGroup(ctx, g.Key), directory.ErrConflict)
+}
