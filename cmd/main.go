@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	_ "time/tzdata" // Location time zones resolve without the host's zone database.
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -17,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/controllers"
 	"github.com/rosterops/staff-operator/internal/config"
 )
 
@@ -67,6 +69,10 @@ func run(opts options) error {
 	if err != nil {
 		return err
 	}
+	reconcilers, err := reconcilerOptions(cfg)
+	if err != nil {
+		return err
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -88,6 +94,10 @@ func run(opts options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if _, err := controllers.Setup(ctx, mgr, reconcilers); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
@@ -96,7 +106,7 @@ func run(opts options) error {
 	}
 
 	setupLog.Info("starting manager", "config", opts.configFile, "resyncPeriod", cfg.ResyncPeriod.Duration)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil

@@ -24,12 +24,30 @@ const (
 	InvitationFailed InvitationPhase = "Failed"
 )
 
+// InvitationPurpose says what the link lets its holder do.
+// +kubebuilder:validation:Enum=Invitation;PasswordReset
+type InvitationPurpose string
+
+const (
+	// PurposeInvitation invites a new member to choose a first password.
+	PurposeInvitation InvitationPurpose = "Invitation"
+	// PurposePasswordReset lets a member choose a new password; the operator creates these on
+	// the password-reset-requested-at annotation.
+	PurposePasswordReset InvitationPurpose = "PasswordReset"
+)
+
 // InvitationSpec declares an invitation for one StaffMember.
 type InvitationSpec struct {
 	// MemberRef names the StaffMember invited, in this namespace.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="memberRef is immutable: create a new Invitation for another member"
 	MemberRef LocalObjectReference `json:"memberRef"`
+
+	// Purpose is Invitation (default) or PasswordReset.
+	// +optional
+	// +kubebuilder:default=Invitation
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="purpose is immutable"
+	Purpose InvitationPurpose `json:"purpose,omitempty"`
 
 	// TTL is how long a mailed link stays valid, from 5m to 720h (30 days). Defaults to the
 	// operator's invitations.defaultTTL (1h unless configured).
@@ -77,6 +95,12 @@ type InvitationStatus struct {
 	// +optional
 	Attempt int64 `json:"attempt,omitempty"`
 
+	// SentAttempt is the last attempt the mail server accepted. While it is below Attempt, the
+	// mail for Attempt is being sent: a restarted manager sends exactly that mail again, with the
+	// same link and Message-ID, so it is neither lost nor told apart from the first try.
+	// +optional
+	SentAttempt int64 `json:"sentAttempt,omitempty"`
+
 	// TokenHash is the hex SHA-256 of the live link's token.
 	// +optional
 	TokenHash string `json:"tokenHash,omitempty"`
@@ -113,6 +137,7 @@ type InvitationStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=inv,categories=staff
 // +kubebuilder:printcolumn:name="Member",type=string,JSONPath=`.spec.memberRef.name`
+// +kubebuilder:printcolumn:name="Purpose",type=string,JSONPath=`.spec.purpose`,priority=1
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Expires",type=string,format=date-time,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.status.attempt`,priority=1

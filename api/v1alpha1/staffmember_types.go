@@ -75,7 +75,7 @@ type StaffMemberSpec struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:default={}
-	Roles []ObjectName `json:"roles"`
+	Roles []ObjectName `json:"roles,omitempty"`
 
 	// PrimaryLocation is the Location where the person usually works.
 	// +optional
@@ -86,7 +86,7 @@ type StaffMemberSpec struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:default={}
-	Locations []ObjectName `json:"locations"`
+	Locations []ObjectName `json:"locations,omitempty"`
 
 	// AllLocations grants access to every Location of the practice, present and future.
 	// +optional
@@ -101,13 +101,13 @@ type StaffMemberSpec struct {
 	// sign-in fails and revokes pending invitations; reactivating unlocks it.
 	// +optional
 	// +kubebuilder:default=Active
-	AccountState AccountState `json:"accountState"`
+	AccountState AccountState `json:"accountState,omitempty"`
 
 	// DeletionPolicy says what deleting this object does to the account: Deactivate (default:
 	// lock and keep the entry), Delete (lock, then remove the entry) or Orphan (leave it).
 	// +optional
 	// +kubebuilder:default=Deactivate
-	DeletionPolicy DeletionPolicy `json:"deletionPolicy"`
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
 
 // Profile is a person's name and contact details.

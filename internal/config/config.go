@@ -47,6 +47,9 @@ type LDAP struct {
 	BaseDN string `json:"baseDN"`
 	// AdoptExisting lets the operator take over an unmanaged entry with a member's email.
 	AdoptExisting bool `json:"adoptExisting"`
+	// PolicyDN is the ppolicy entry whose pwdMaxIdle tells idle lockouts apart; the server's
+	// default policy when empty.
+	PolicyDN string `json:"policyDN"`
 	// Timeout bounds connecting and each request.
 	Timeout metav1.Duration `json:"timeout"`
 
@@ -104,16 +107,26 @@ type Web struct {
 	MinPasswordLength int `json:"minPasswordLength"`
 }
 
-// Invitations configures invitation links.
+// Invitations configures invitation and password-reset links.
 type Invitations struct {
-	// DefaultTTL is how long a link lives when an Invitation does not say.
+	// DefaultTTL is how long an invitation link lives when an Invitation does not say.
 	DefaultTTL metav1.Duration `json:"defaultTTL"`
+	// PasswordResetTTL is how long a password-reset link lives.
+	PasswordResetTTL metav1.Duration `json:"passwordResetTTL"`
+	// TokenKeyFile holds the secret key (at least 32 bytes) that link tokens are derived from.
+	// Deriving them, rather than storing them, lets a restarted manager send exactly the mail
+	// it was about to send; only the tokens' SHA-256 is ever stored.
+	TokenKeyFile string `json:"tokenKeyFile"`
+
+	// TokenKey is read from TokenKeyFile by Load.
+	TokenKey []byte `json:"-"`
 }
 
 // Defaults.
 const (
 	DefaultListen            = ":8082"
 	DefaultInvitationTTL     = time.Hour
+	DefaultPasswordResetTTL  = 15 * time.Minute
 	DefaultResyncPeriod      = 10 * time.Minute
 	DefaultTimeout           = 10 * time.Second
 	DefaultMinPasswordLength = 15
@@ -206,6 +219,9 @@ func (c *Config) setDefaults() {
 	if c.Invitations.DefaultTTL.Duration == 0 {
 		c.Invitations.DefaultTTL.Duration = DefaultInvitationTTL
 	}
+	if c.Invitations.PasswordResetTTL.Duration == 0 {
+		c.Invitations.PasswordResetTTL.Duration = DefaultPasswordResetTTL
+	}
 	if c.ResyncPeriod.Duration == 0 {
 		c.ResyncPeriod.Duration = DefaultResyncPeriod
 	}
@@ -230,6 +246,12 @@ func (c *Config) readSecrets() error {
 	s := &c.Mail.SMTP
 	read("mail.smtp.usernameFile", s.UsernameFile, &s.Username)
 	read("mail.smtp.passwordFile", s.PasswordFile, &s.Password)
+	var key string
+	read("invitations.tokenKeyFile", c.Invitations.TokenKeyFile, &key)
+	if key != "" && len(key) < minTokenKeyBytes {
+		errs = append(errs, fmt.Errorf("invitations.tokenKeyFile: the key must be at least %d bytes, got %d (make one with: head -c 32 /dev/urandom > FILE)", minTokenKeyBytes, len(key)))
+	}
+	c.Invitations.TokenKey = []byte(key)
 	return errors.Join(errs...)
 }
 

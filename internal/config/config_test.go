@@ -22,6 +22,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 func validConfig(t *testing.T, dir string) string {
 	t.Helper()
 	pw := writeFile(t, dir, "ldap-password", "s3cret\n")
+	key := writeFile(t, dir, "token-key", "0123456789abcdef0123456789abcdef")
 	return `
 directory:
   ldap:
@@ -36,6 +37,8 @@ mail:
   from: "Staff Accounts <no-reply@example.test>"
 web:
   publicURL: "http://127.0.0.1:8082"
+invitations:
+  tokenKeyFile: ` + key + `
 `
 }
 
@@ -108,11 +111,13 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad ldap scheme", content: strings.Replace(valid, "ldap://127", "http://127", 1), want: []string{"directory.ldap.url: must be ldap://host:port or ldaps://host:port"}},
 		{name: "bad tls mode", content: strings.Replace(valid, "port: 1025", "port: 1025\n    tls: ssl", 1), want: []string{`mail.smtp.tls: must be none, starttls or implicit, got "ssl"`}},
 		{name: "bad duration", content: valid + "resyncPeriod: soon\n", want: []string{"invalid configuration", "soon"}},
-		{name: "ttl out of range", content: valid + "invitations: {defaultTTL: 1m}\n", want: []string{"invitations.defaultTTL: must be between 5m and 720h"}},
+		{name: "ttl out of range", content: valid + "  defaultTTL: 1m\n", want: []string{"invitations.defaultTTL: must be between 5m and 720h"}},
+		{name: "token key missing", content: strings.Replace(valid, "tokenKeyFile:", "passwordResetTTL: 10m\n  #", 1), want: []string{"invitations.tokenKeyFile: is required"}},
+		{name: "token key too short", content: strings.Replace(valid, filepath.Join(dir, "token-key"), writeFile(t, dir, "short-key", "abc"), 1), want: []string{"invitations.tokenKeyFile: the key must be at least 32 bytes, got 3"}},
 		{name: "bad from", content: strings.Replace(valid, `from: "Staff Accounts <no-reply@example.test>"`, "from: nobody", 1), want: []string{"mail.from: is not a mail address"}},
 		{name: "unreadable secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), unreadable, 1), want: []string{"directory.ldap.bindPasswordFile: cannot read secret file", unreadable}},
 		{name: "empty secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), writeFile(t, dir, "empty", "\n"), 1), want: []string{"directory.ldap.bindPasswordFile: secret file", "is empty"}},
-		{name: "password floor too high", content: valid + "  minPasswordLength: 100\n", want: []string{"web.minPasswordLength: must be between 8 and 64"}},
+		{name: "password floor too high", content: strings.Replace(valid, "publicURL:", "minPasswordLength: 100\n  publicURL:", 1), want: []string{"web.minPasswordLength: must be between 8 and 64"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ const (
 	maxInvitationTTL = 30 * 24 * time.Hour
 	minResyncPeriod  = 10 * time.Second
 	maxPasswordFloor = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
+	minTokenKeyBytes = 32
 )
 
 // validate reports every problem in the configuration, one error per field.
@@ -35,6 +36,12 @@ func (c *Config) validate() error {
 
 	if ttl := c.Invitations.DefaultTTL.Duration; ttl < minInvitationTTL || ttl > maxInvitationTTL {
 		add("invitations.defaultTTL", "must be between 5m and 720h, got %s", ttl)
+	}
+	if ttl := c.Invitations.PasswordResetTTL.Duration; ttl < minInvitationTTL || ttl > 24*time.Hour {
+		add("invitations.passwordResetTTL", "must be between 5m and 24h, got %s", ttl)
+	}
+	if c.Invitations.TokenKeyFile == "" {
+		add("invitations.tokenKeyFile", "is required: a file with at least 32 random bytes (head -c 32 /dev/urandom > FILE)")
 	}
 	if c.ResyncPeriod.Duration < minResyncPeriod {
 		add("resyncPeriod", "must be at least %s, got %s", minResyncPeriod, c.ResyncPeriod.Duration)

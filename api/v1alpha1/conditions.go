@@ -1,0 +1,52 @@
+package v1alpha1
+
+// Condition types besides Ready. Each is set with the object's generation; Ready sums them up.
+const (
+	// ConditionDirectorySynced: the directory entry (account or group) matches the spec.
+	ConditionDirectorySynced = "DirectorySynced"
+	// ConditionReferencesResolved: every Role and Location a StaffMember names exists.
+	ConditionReferencesResolved = "ReferencesResolved"
+	// ConditionDelivered: the mail of the Invitation's current attempt reached the mail server.
+	ConditionDelivered = "Delivered"
+)
+
+// Condition reasons. A reason is a CamelCase word a person or a pipeline can act on; the
+// condition's message says what to do.
+const (
+	// ReasonReady: converged.
+	ReasonReady = "Ready"
+	// ReasonProgressing: a step is under way and will finish by itself.
+	ReasonProgressing = "Progressing"
+	// ReasonDirectoryUnavailable: the directory cannot be reached; the operator retries with
+	// backoff and recovers by itself.
+	ReasonDirectoryUnavailable = "DirectoryUnavailable"
+	// ReasonDirectoryError: the directory refused a write for a reason retrying cannot fix.
+	ReasonDirectoryError = "DirectoryError"
+	// ReasonConflict: the email belongs to a directory entry the operator must not take over.
+	ReasonConflict = "Conflict"
+	// ReasonRoleNotFound and ReasonLocationNotFound: a referenced object does not exist (yet);
+	// the member converges by itself when it appears.
+	ReasonRoleNotFound     = "RoleNotFound"
+	ReasonLocationNotFound = "LocationNotFound"
+	// ReasonInvalidTimeZone: a Location's time zone is unknown.
+	ReasonInvalidTimeZone = "InvalidTimeZone"
+	// ReasonDeactivated: the account is locked on request.
+	ReasonDeactivated = "Deactivated"
+	// ReasonLockedOut: the directory locked the account; the unlock annotation clears it.
+	ReasonLockedOut = "LockedOut"
+	// ReasonSending: the mail of the current attempt is being sent.
+	ReasonSending = "Sending"
+	// ReasonSent: the mail server accepted the mail.
+	ReasonSent = "Sent"
+	// ReasonMailUnavailable: the mail server cannot be reached or answered 4xx; retried.
+	ReasonMailUnavailable = "MailUnavailable"
+	// ReasonMailRejected: the mail server refused the mail for good (the message gives its
+	// reply); a resend request tries again.
+	ReasonMailRejected = "MailRejected"
+	// ReasonExpired, ReasonAccepted and ReasonRevoked: the Invitation phases of those names.
+	ReasonExpired  = "Expired"
+	ReasonAccepted = "Accepted"
+	ReasonRevoked  = "Revoked"
+	// ReasonMemberNotFound: the invited StaffMember does not exist.
+	ReasonMemberNotFound = "MemberNotFound"
+)

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+
+	"k8s.io/utils/clock"
+
+	"github.com/rosterops/staff-operator/controllers"
+	"github.com/rosterops/staff-operator/internal/config"
+	"github.com/rosterops/staff-operator/internal/directory/ldap"
+	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/mail/smtp"
+)
+
+// reconcilerOptions builds the directory client, the mail sender and the templates from the
+// configuration. Everything that can be wrong with them is found here, at startup: a template
+// that does not parse stops the manager instead of failing the first invitation.
+func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
+	l := cfg.Directory.LDAP
+	dir, err := ldap.New(ldap.Config{
+		URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile,
+		BindDN: l.BindDN, BindPassword: l.BindPassword, BaseDN: l.BaseDN,
+		AdoptExisting: l.AdoptExisting, PolicyDN: l.PolicyDN,
+		DialTimeout: l.Timeout.Duration, RequestTimeout: l.Timeout.Duration,
+		Observer: controllers.ObserveDirectoryOperation,
+	})
+	if err != nil {
+		return controllers.Options{}, fmt.Errorf("directory.ldap: %w", err)
+	}
+	s := cfg.Mail.SMTP
+	sender, err := smtp.New(smtp.Config{
+		Host: s.Host, Port: s.Port, TLS: smtp.TLSMode(s.TLS), CAFile: s.CAFile,
+		Username: s.Username, Password: s.Password,
+		ConnectTimeout: s.Timeout.Duration, SendTimeout: s.Timeout.Duration,
+	})
+	if err != nil {
+		return controllers.Options{}, fmt.Errorf("mail.smtp: %w", err)
+	}
+	templates, err := mail.LoadTemplates(cfg.Mail.TemplatesDir)
+	if err != nil {
+		return controllers.Options{}, fmt.Errorf("mail.templatesDir: %w", err)
+	}
+	from, err := mail.ParseAddress(cfg.Mail.From)
+	if err != nil {
+		return controllers.Options{}, fmt.Errorf("mail.from: %w", err)
+	}
+	tokens, err := controllers.NewTokenIssuer(cfg.Invitations.TokenKey)
+	if err != nil {
+		return controllers.Options{}, fmt.Errorf("invitations.tokenKeyFile: %w", err)
+	}
+	return controllers.Options{
+		Directory: dir, Sender: sender, Templates: templates, From: from, Tokens: tokens,
+		Clock:            clock.RealClock{},
+		PublicURL:        cfg.Web.PublicURL,
+		DefaultTTL:       cfg.Invitations.DefaultTTL.Duration,
+		PasswordResetTTL: cfg.Invitations.PasswordResetTTL.Duration,
+		ResyncPeriod:     cfg.ResyncPeriod.Duration,
+	}, nil
+}

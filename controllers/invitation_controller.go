@@ -1,0 +1,220 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/mail"
+)
+
+// InvitationReconciler issues an Invitation's links and mails them: it records each attempt
+// before talking to SMTP, sends it, moves the Invitation to Expired at the deadline, resends on
+// request or by policy, and revokes it when the member can no longer accept it.
+type InvitationReconciler struct {
+	client.Client
+	// APIReader reads past the cache: a send must know for sure whether its attempt was
+	// already accepted by the mail server.
+	APIReader client.Reader
+	Sender    mail.Sender
+	Templates *mail.Templates
+	From      mail.Address
+	Tokens    TokenIssuer
+	Clock     clock.PassiveClock
+	// DefaultTTL is the lifetime of a link when the Invitation does not set one.
+	DefaultTTL time.Duration
+	// PublicURL is where invitees reach the invitation page; links start with it.
+	PublicURL string
+
+	recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=invitations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=invitations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
+// Reconcile moves an Invitation one step along its lifecycle and records it in one status write.
+func (r *InvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	var inv staffv1alpha1.Invitation
+	if err := r.Get(ctx, req.NamespacedName, &inv); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if terminal(inv.Status.Phase) {
+		return ctrl.Result{}, nil
+	}
+	before := inv.DeepCopy()
+	defer func() {
+		if verdict(retErr) {
+			inv.Status.ObservedGeneration = inv.Generation
+		}
+		countFinished(before.Status.Phase, inv.Status.Phase)
+		changed := !equality.Semantic.DeepEqual(before.Status, inv.Status)
+		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &inv, before, changed))
+	}()
+	return r.reconcile(ctx, &inv)
+}
+
+// reconcile decides the one step this pass takes.
+func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1.Invitation) (ctrl.Result, error) {
+	member, err := r.member(ctx, inv)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if why, err := r.revocationReason(ctx, inv, member); err != nil || why != "" {
+		if why != "" {
+			r.revoke(inv, why)
+		}
+		return ctrl.Result{}, err
+	}
+	if member == nil {
+		setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonMemberNotFound,
+			"Waiting for StaffMember "+string(inv.Spec.MemberRef.Name)+" to exist")
+		return ctrl.Result{}, nil
+	}
+
+	now := r.Clock.Now()
+	switch {
+	case r.resendRequested(inv):
+		inv.Status.LastHandledResendAt = inv.Annotations[staffv1alpha1.ResendRequestedAtAnnotation]
+		return r.startAttempt(inv, member, "Resend requested")
+	case inv.Status.Attempt == 0:
+		return r.startAttempt(inv, member, "First invitation")
+	case inv.Status.Attempt > inv.Status.SentAttempt && inv.Status.Phase != staffv1alpha1.InvitationFailed:
+		return r.send(ctx, inv, member)
+	case inv.Status.Phase == staffv1alpha1.InvitationSent && !now.Before(inv.Status.ExpiresAt.Time):
+		return r.expire(inv, member)
+	case inv.Status.Phase == staffv1alpha1.InvitationSent:
+		// Wake up at the deadline; no polling in between.
+		return ctrl.Result{RequeueAfter: inv.Status.ExpiresAt.Sub(now)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// member returns the invited StaffMember, or nil when it does not exist.
+func (r *InvitationReconciler) member(ctx context.Context, inv *staffv1alpha1.Invitation) (*staffv1alpha1.StaffMember, error) {
+	var m staffv1alpha1.StaffMember
+	err := r.Get(ctx, client.ObjectKey{Namespace: inv.Namespace, Name: string(inv.Spec.MemberRef.Name)}, &m)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return &m, err
+}
+
+func (r *InvitationReconciler) resendRequested(inv *staffv1alpha1.Invitation) bool {
+	v := inv.Annotations[staffv1alpha1.ResendRequestedAtAnnotation]
+	return v != "" && v != inv.Status.LastHandledResendAt
+}
+
+// expire ends a link at its deadline, or replaces it while spec.autoResend allows.
+func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *staffv1alpha1.StaffMember) (ctrl.Result, error) {
+	if p := inv.Spec.AutoResend; p != nil && inv.Status.AutoResends < p.MaxResends {
+		inv.Status.AutoResends++
+		return r.startAttempt(inv, member, "Link expired unused; automatic resend")
+	}
+	inv.Status.Phase = staffv1alpha1.InvitationExpired
+	inv.Status.TokenHash = ""
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonExpired,
+		"The link expired unused; annotate "+staffv1alpha1.ResendRequestedAtAnnotation+"=<now> to send a new one")
+	r.recorder.Eventf(inv, nil, "Normal", staffv1alpha1.ReasonExpired, "Expire", "Invitation link expired unused")
+	return ctrl.Result{}, nil
+}
+
+// revoke ends the Invitation for good: its link stops working at once.
+func (r *InvitationReconciler) revoke(inv *staffv1alpha1.Invitation, why string) {
+	inv.Status.Phase = staffv1alpha1.InvitationRevoked
+	inv.Status.TokenHash = ""
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonRevoked, why)
+	r.recorder.Eventf(inv, nil, "Normal", staffv1alpha1.ReasonRevoked, "Revoke", "Invitation revoked: %s", why)
+}
+
+// revocationReason says why the Invitation can no longer be accepted, or "" when it can.
+func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) (string, error) {
+	switch {
+	case m == nil && inv.Status.Attempt > 0:
+		return "the StaffMember was deleted", nil
+	case m == nil:
+		return "", nil
+	case !m.DeletionTimestamp.IsZero():
+		return "the StaffMember is being deleted", nil
+	case wantLocked(m):
+		return "the StaffMember was deactivated", nil
+	case inv.Status.Email != "" && inv.Status.Email != m.Spec.Email:
+		return "the StaffMember's email changed; the new address gets its own invitation", nil
+	}
+	return r.supersededBy(ctx, inv)
+}
+
+// supersededBy keeps one live Invitation per member and purpose: the oldest invitation (the one
+// already out) and the newest password reset (the latest request).
+func (r *InvitationReconciler) supersededBy(ctx context.Context, inv *staffv1alpha1.Invitation) (string, error) {
+	var list staffv1alpha1.InvitationList
+	if err := r.List(ctx, &list, client.InNamespace(inv.Namespace), client.MatchingFields{indexInvitationMember: string(inv.Spec.MemberRef.Name)}); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Name == inv.Name || other.Spec.Purpose != inv.Spec.Purpose || terminal(other.Status.Phase) {
+			continue
+		}
+		otherFirst := createdBefore(other, inv)
+		if inv.Spec.Purpose == staffv1alpha1.PurposePasswordReset {
+			otherFirst = !otherFirst
+		}
+		if otherFirst {
+			return "superseded by Invitation " + other.Name + ": a member has one live link of each purpose", nil
+		}
+	}
+	return "", nil
+}
+
+func createdBefore(a, b *staffv1alpha1.Invitation) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+func terminal(p staffv1alpha1.InvitationPhase) bool {
+	return p == staffv1alpha1.InvitationAccepted || p == staffv1alpha1.InvitationRevoked
+}
+
+func setInvitationCondition(inv *staffv1alpha1.Invitation, typ string, status metav1.ConditionStatus, reason, msg string) {
+	setCondition(&inv.Status.Conditions, typ, status, inv.Generation, reason, msg)
+}
+
+// SetupWithManager registers the reconciler. An Invitation is reconciled when it changes and when
+// its member changes (deactivation, deletion and a new email revoke it).
+func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.recorder = mgr.GetEventRecorder("invitation-controller")
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&staffv1alpha1.Invitation{}).
+		Watches(&staffv1alpha1.StaffMember{}, handler.EnqueueRequestsFromMapFunc(r.invitationsOf)).
+		Named("invitation").
+		Complete(r)
+}
+
+// invitationsOf maps a StaffMember to its Invitations.
+func (r *InvitationReconciler) invitationsOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var list staffv1alpha1.InvitationList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexInvitationMember: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		if !terminal(list.Items[i].Status.Phase) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}

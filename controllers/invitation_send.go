@@ -1,0 +1,182 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/mail"
+)
+
+// startAttempt issues a new link and records that its mail is to be sent, and nothing else: the
+// record reaches the API server at the end of this pass, and the next pass sends. Whatever
+// happens in between, the attempt is known before SMTP hears of it. The older link stops
+// working now, as its hash is replaced.
+func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, why string) (ctrl.Result, error) {
+	st := &inv.Status
+	st.Attempt++
+	st.TokenHash = TokenHash(r.Tokens.Token(inv.UID, st.Attempt))
+	st.Email = m.Spec.Email
+	st.Phase = staffv1alpha1.InvitationPending
+	st.SentAt, st.ExpiresAt = nil, nil
+	msg := fmt.Sprintf("%s: sending attempt %d to %s", why, st.Attempt, st.Email)
+	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
+	return ctrl.Result{Requeue: true}, nil
+}
+
+// send mails the recorded attempt. It reads the Invitation from the API server first, so that
+// a pass working from a stale cache never sends an attempt the mail server already accepted.
+// A permanent refusal fails the Invitation with the server's reason; anything else is retried
+// with backoff.
+func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) (ctrl.Result, error) {
+	var fresh staffv1alpha1.Invitation
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inv), &fresh); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if fresh.Status.SentAttempt >= inv.Status.Attempt {
+		inv.Status = fresh.Status
+		return ctrl.Result{}, nil
+	}
+
+	now := r.Clock.Now()
+	expires := metav1.NewTime(now.Add(r.ttl(inv)))
+	msg, kind, err := r.render(ctx, inv, m, expires.Time)
+	if err == nil {
+		msg.SetMessageID(string(inv.UID), inv.Status.Attempt)
+		err = r.Sender.Send(ctx, msg)
+	}
+	mailsSent.WithLabelValues(string(kind), mailResult(err)).Inc()
+	if err != nil {
+		return r.sendFailed(inv, err)
+	}
+
+	sent := metav1.NewTime(now)
+	st := &inv.Status
+	st.SentAttempt, st.SentAt, st.ExpiresAt, st.Phase = st.Attempt, &sent, &expires, staffv1alpha1.InvitationSent
+	note := fmt.Sprintf("Attempt %d mailed to %s; the link expires at %s", st.Attempt, st.Email, expires.UTC().Format(time.RFC3339))
+	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
+	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "InvitationSent", "SendMail", "%s", note)
+	log.FromContext(ctx).Info("invitation mailed", "attempt", st.Attempt, "kind", kind)
+	return ctrl.Result{RequeueAfter: expires.Sub(now)}, nil
+}
+
+func (r *InvitationReconciler) sendFailed(inv *staffv1alpha1.Invitation, err error) (ctrl.Result, error) {
+	if mail.IsPermanent(err) {
+		inv.Status.Phase = staffv1alpha1.InvitationFailed
+		inv.Status.TokenHash = ""
+		msg := fmt.Sprintf("The mail server refused attempt %d: %v; fix the address or the configuration, then annotate %s=<now>", inv.Status.Attempt, err, staffv1alpha1.ResendRequestedAtAnnotation)
+		setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonMailRejected, msg)
+		setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonMailRejected, msg)
+		r.recorder.Eventf(inv, nil, corev1.EventTypeWarning, staffv1alpha1.ReasonMailRejected, "SendMail", "%s", msg)
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	msg := fmt.Sprintf("Attempt %d not sent yet, retrying with backoff: %v", inv.Status.Attempt, err)
+	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonMailUnavailable, msg)
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonMailUnavailable, msg)
+	return ctrl.Result{}, err
+}
+
+func mailResult(err error) string {
+	switch {
+	case err == nil:
+		return "sent"
+	case mail.IsPermanent(err):
+		return "rejected"
+	}
+	return "unavailable"
+}
+
+func (r *InvitationReconciler) ttl(inv *staffv1alpha1.Invitation) time.Duration {
+	if inv.Spec.TTL != nil {
+		return inv.Spec.TTL.Duration
+	}
+	return r.DefaultTTL
+}
+
+// render fills the mail of the current attempt: the practice's name, the member's roles and
+// locations, the link, and the expiry in the time zone of the member's primary location.
+func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, expires time.Time) (mail.Message, mail.Kind, error) {
+	kind := mail.Invitation
+	switch {
+	case inv.Spec.Purpose == staffv1alpha1.PurposePasswordReset:
+		kind = mail.PasswordReset
+	case inv.Status.Attempt > 1:
+		kind = mail.InvitationResent
+	}
+	practice, err := r.practiceName(ctx, inv.Namespace)
+	if err != nil {
+		return mail.Message{}, kind, err
+	}
+	roles, locations, timeZone := r.access(ctx, m)
+	token := r.Tokens.Token(inv.UID, inv.Status.Attempt)
+	msg, err := r.Templates.Render(kind, mail.Data{
+		Practice:  practice,
+		Name:      displayName(m),
+		Email:     inv.Status.Email,
+		Roles:     roles,
+		Locations: locations,
+		Link:      strings.TrimSuffix(r.PublicURL, "/") + "/invite/" + url.PathEscape(token),
+		ExpiresAt: expires,
+		TimeZone:  timeZone,
+	})
+	if err != nil {
+		return msg, kind, err
+	}
+	msg.From = r.From
+	return msg, kind, nil
+}
+
+// practiceName is the organization's display name: the namespace annotation, else its name.
+func (r *InvitationReconciler) practiceName(ctx context.Context, namespace string) (string, error) {
+	var ns corev1.Namespace
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+		return "", fmt.Errorf("read namespace %s: %w", namespace, err)
+	}
+	if name := ns.Annotations[staffv1alpha1.OrganizationNameAnnotation]; name != "" {
+		return name, nil
+	}
+	return namespace, nil
+}
+
+// access names the member's roles and locations as people know them, and the time zone of the
+// primary location (UTC when it has none).
+func (r *InvitationReconciler) access(ctx context.Context, m *staffv1alpha1.StaffMember) (roles, locations []string, timeZone string) {
+	for _, name := range m.Spec.Roles {
+		var role staffv1alpha1.Role
+		if err := r.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(name)}, &role); err == nil {
+			roles = append(roles, role.Spec.DisplayName)
+		}
+	}
+	for _, name := range m.Spec.Locations {
+		var loc staffv1alpha1.Location
+		if err := r.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(name)}, &loc); err == nil {
+			locations = append(locations, loc.Spec.DisplayName)
+		}
+	}
+	if m.Spec.PrimaryLocation != "" {
+		var loc staffv1alpha1.Location
+		if err := r.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(m.Spec.PrimaryLocation)}, &loc); err == nil {
+			timeZone = loc.Spec.TimeZone
+		}
+	}
+	return roles, locations, timeZone
+}
+
+func displayName(m *staffv1alpha1.StaffMember) string {
+	if m.Spec.Profile.DisplayName != "" {
+		return m.Spec.Profile.DisplayName
+	}
+	return m.Spec.Profile.GivenName + " " + m.Spec.Profile.FamilyName
+}

@@ -1,0 +1,67 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/mail"
+)
+
+// Options are what the reconcilers need from outside: the directory, mail, time and settings.
+type Options struct {
+	Directory        directory.Backend
+	Sender           mail.Sender
+	Templates        *mail.Templates
+	From             mail.Address
+	Tokens           TokenIssuer
+	Clock            clock.WithTicker
+	PublicURL        string
+	DefaultTTL       time.Duration
+	PasswordResetTTL time.Duration
+	ResyncPeriod     time.Duration
+}
+
+// Setup registers the indexes, the four reconcilers and the directory resync with the manager,
+// and returns the resync so that tests can run a pass on demand.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("register indexes: %w", err)
+	}
+	resync := NewResync(mgr.GetClient(), o.Directory, o.ResyncPeriod, o.Clock)
+	c := mgr.GetClient()
+	steps := []struct {
+		name  string
+		setup func() error
+	}{
+		{"location", func() error {
+			return (&LocationReconciler{Client: c, Resync: resync.locations}).SetupWithManager(mgr, o.Directory)
+		}},
+		{"role", func() error {
+			return (&RoleReconciler{Client: c, Resync: resync.roles}).SetupWithManager(mgr, o.Directory)
+		}},
+		{"staffmember", func() error {
+			return (&StaffMemberReconciler{
+				Client: c, Directory: o.Directory, Clock: o.Clock, Resync: resync.members,
+				PasswordResetTTL: o.PasswordResetTTL, ResyncPeriod: o.ResyncPeriod,
+			}).SetupWithManager(mgr)
+		}},
+		{"invitation", func() error {
+			return (&InvitationReconciler{
+				Client: c, APIReader: mgr.GetAPIReader(), Sender: o.Sender, Templates: o.Templates, From: o.From,
+				Tokens: o.Tokens, Clock: o.Clock, DefaultTTL: o.DefaultTTL, PublicURL: o.PublicURL,
+			}).SetupWithManager(mgr)
+		}},
+		{"resync", func() error { return mgr.Add(resync) }},
+	}
+	for _, s := range steps {
+		if err := s.setup(); err != nil {
+			return nil, fmt.Errorf("set up %s: %w", s.name, err)
+		}
+	}
+	return resync, nil
+}

@@ -1,0 +1,148 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/directory"
+)
+
+// memberFinalizer applies spec.deletionPolicy to the account before a StaffMember goes.
+const memberFinalizer = "staff.rosterops.io/account"
+
+// StaffMemberReconciler converges a member's directory account: profile, lock state, and the
+// Invitation that lets the person set a first password. Group memberships are written by the
+// Role and Location reconcilers, which own the groups.
+type StaffMemberReconciler struct {
+	client.Client
+	Directory directory.Backend
+	Clock     clock.PassiveClock
+	// PasswordResetTTL is how long password-reset links live.
+	PasswordResetTTL time.Duration
+	// ResyncPeriod bounds how long a Conflict waits before it is looked at again: the entry in
+	// the way may be removed by hand, which no watch reports.
+	ResyncPeriod time.Duration
+	// Resync receives members whose accounts drifted in the directory (see Resync).
+	Resync <-chan event.GenericEvent
+
+	recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers/finalizers,verbs=update
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=invitations,verbs=get;list;watch;create
+
+// Reconcile observes the member's account, compares it with the spec, acts, and records the
+// outcome in one status write.
+func (r *StaffMemberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	var m staffv1alpha1.StaffMember
+	if err := r.Get(ctx, req.NamespacedName, &m); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !m.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &m)
+	}
+	if err := addFinalizer(ctx, r.Client, &m, memberFinalizer); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	before := m.DeepCopy()
+	defer func() {
+		if verdict(retErr) {
+			m.Status.ObservedGeneration = m.Generation
+		}
+		if m.Status.Phase != before.Status.Phase {
+			now := r.now()
+			m.Status.PhaseSince = &now
+		}
+		changed := !equality.Semantic.DeepEqual(before.Status, m.Status)
+		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &m, before, changed))
+	}()
+	return r.reconcile(ctx, &m)
+}
+
+// reconcile runs the steps of a pass in order; each records its own condition.
+func (r *StaffMemberReconciler) reconcile(ctx context.Context, m *staffv1alpha1.StaffMember) (ctrl.Result, error) {
+	missing, err := r.resolveReferences(ctx, m)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	obs, err := r.convergeAccount(ctx, m)
+	if err != nil {
+		return r.accountFailed(m, err)
+	}
+	if err := r.convergeLock(ctx, m, &obs); err != nil {
+		return r.accountFailed(m, err)
+	}
+	if err := r.handlePasswordReset(ctx, m, obs); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.ensureInvitation(ctx, m, obs); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.summarize(m, obs, missing)
+	return ctrl.Result{}, nil
+}
+
+func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Clock.Now()) }
+
+// SetupWithManager registers the reconciler. A member is reconciled when it changes, when one of
+// its Invitations changes (an accepted one means a password was set), when a Role or Location it
+// names appears or goes, and when Resync finds its account drifted.
+func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.recorder = mgr.GetEventRecorder("staffmember-controller")
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&staffv1alpha1.StaffMember{}).
+		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember)).
+		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false))).
+		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true))).
+		Named("staffmember")
+	if r.Resync != nil {
+		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// invitedMember maps an Invitation to the StaffMember it invites.
+func invitedMember(_ context.Context, o client.Object) []reconcile.Request {
+	inv := o.(*staffv1alpha1.Invitation)
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: inv.Namespace, Name: string(inv.Spec.MemberRef.Name)}}}
+}
+
+// membersIndexedBy maps a Role or Location to the members that name it (and, for a Location,
+// those granted every location), so that a missing reference resolves by itself when the object
+// is applied, and a deleted one is reported.
+func (r *StaffMemberReconciler) membersIndexedBy(index string, withAll bool) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		values := []string{o.GetName()}
+		if withAll {
+			values = append(values, allLocationsValue)
+		}
+		var reqs []reconcile.Request
+		for _, v := range values {
+			var list staffv1alpha1.StaffMemberList
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: v}); err != nil {
+				continue
+			}
+			for _, m := range list.Items {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&m)})
+			}
+		}
+		return reqs
+	}
+}

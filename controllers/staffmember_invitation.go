@@ -1,0 +1,134 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/directory"
+)
+
+// liveInvitation reports whether an Invitation can still lead to a password: it is not Accepted
+// or Revoked. An Expired or Failed one counts, since a resend request revives it; the member
+// waits for it rather than mailing a second link.
+func liveInvitation(inv *staffv1alpha1.Invitation) bool {
+	switch inv.Status.Phase {
+	case staffv1alpha1.InvitationAccepted, staffv1alpha1.InvitationRevoked:
+		return false
+	}
+	return true
+}
+
+// memberInvitations lists the member's Invitations of a purpose, from the cache's index.
+func (r *StaffMemberReconciler) memberInvitations(ctx context.Context, m *staffv1alpha1.StaffMember, purpose staffv1alpha1.InvitationPurpose) ([]staffv1alpha1.Invitation, error) {
+	var list staffv1alpha1.InvitationList
+	if err := r.List(ctx, &list, client.InNamespace(m.Namespace), client.MatchingFields{indexInvitationMember: m.Name}); err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	var out []staffv1alpha1.Invitation
+	for _, inv := range list.Items {
+		if inv.Spec.Purpose == purpose || (purpose == staffv1alpha1.PurposeInvitation && inv.Spec.Purpose == "") {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
+}
+
+// ensureInvitation gives an active member without a password exactly one live Invitation. An
+// Invitation committed by the platform team for the member is used as it is; otherwise one is
+// created, owned by the member. A changed email makes the Invitation reconciler revoke the old
+// one; this creates the next, for the new address.
+func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) error {
+	if !obs.Exists || obs.PasswordSet || wantLocked(m) {
+		return nil
+	}
+	invs, err := r.memberInvitations(ctx, m, staffv1alpha1.PurposeInvitation)
+	if err != nil {
+		return err
+	}
+	for i := range invs {
+		if liveInvitation(&invs[i]) {
+			m.Status.Invitation = invs[i].Name
+			return nil
+		}
+	}
+	inv := &staffv1alpha1.Invitation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: r.invitationName(m, invs)},
+		Spec: staffv1alpha1.InvitationSpec{
+			MemberRef: staffv1alpha1.LocalObjectReference{Name: staffv1alpha1.ObjectName(m.Name)},
+			Purpose:   staffv1alpha1.PurposeInvitation,
+		},
+	}
+	if err := r.createOwned(ctx, m, inv); err != nil {
+		return err
+	}
+	m.Status.Invitation = inv.Name
+	r.recorder.Eventf(m, inv, corev1.EventTypeNormal, "InvitationCreated", "CreateInvitation", "Invitation %s created for %s", inv.Name, m.Spec.Email)
+	return nil
+}
+
+// invitationName is deterministic, so that a pass retried before the cache shows the last one's
+// Invitation finds it (AlreadyExists) instead of creating a second: the member's own name first,
+// then one derived from the spec it was created for.
+func (r *StaffMemberReconciler) invitationName(m *staffv1alpha1.StaffMember, existing []staffv1alpha1.Invitation) string {
+	if len(existing) == 0 {
+		return m.Name
+	}
+	return m.Name + "-" + shortHash(m.Spec.Email+"/"+strconv.FormatInt(m.Generation, 10))
+}
+
+// handlePasswordReset carries out the password-reset-requested-at annotation once: it creates a
+// PasswordReset Invitation with the short reset TTL, which mails the link.
+func (r *StaffMemberReconciler) handlePasswordReset(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) error {
+	requested := m.Annotations[staffv1alpha1.PasswordResetRequestedAtAnnotation]
+	if requested == "" || requested == m.Status.LastHandledPasswordResetAt {
+		return nil
+	}
+	if wantLocked(m) || !obs.Exists {
+		r.recorder.Eventf(m, nil, corev1.EventTypeWarning, "PasswordResetIgnored", "RequestPasswordReset",
+			"Password reset requested at %s ignored: the account is deactivated or does not exist yet", requested)
+		m.Status.LastHandledPasswordResetAt = requested
+		return nil
+	}
+	inv := &staffv1alpha1.Invitation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name + "-reset-" + shortHash(requested)},
+		Spec: staffv1alpha1.InvitationSpec{
+			MemberRef: staffv1alpha1.LocalObjectReference{Name: staffv1alpha1.ObjectName(m.Name)},
+			Purpose:   staffv1alpha1.PurposePasswordReset,
+			TTL:       &metav1.Duration{Duration: r.PasswordResetTTL.Round(time.Second)},
+		},
+	}
+	if err := r.createOwned(ctx, m, inv); err != nil {
+		return err
+	}
+	m.Status.LastHandledPasswordResetAt = requested
+	r.recorder.Eventf(m, inv, corev1.EventTypeNormal, "PasswordResetRequested", "CreateInvitation", "Password-reset link %s created for %s", inv.Name, m.Spec.Email)
+	return nil
+}
+
+// createOwned creates an Invitation owned by the member (garbage-collected with it). One that
+// exists already is the outcome of an earlier pass.
+func (r *StaffMemberReconciler) createOwned(ctx context.Context, m *staffv1alpha1.StaffMember, inv *staffv1alpha1.Invitation) error {
+	if err := controllerutil.SetControllerReference(m, inv, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create invitation %s: %w", inv.Name, err)
+	}
+	return nil
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:4])
+}

@@ -1,0 +1,59 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/directory"
+)
+
+// summarize derives the phase and Ready from what the pass observed. Phase and conditions are
+// rebuilt from observation every pass; nothing else is remembered.
+func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs directory.Observation, missing []string) {
+	st := &m.Status
+	if !obs.LastSignIn.IsZero() {
+		t := metav1.NewTime(obs.LastSignIn)
+		st.LastSignInAt = &t
+	}
+	if !obs.Exists || obs.PasswordSet || wantLocked(m) {
+		st.Invitation = keepIf(st.Invitation, !obs.PasswordSet && !wantLocked(m))
+	}
+	phase, reason, msg := memberPhase(m, obs)
+	st.Phase = phase
+	status := metav1.ConditionTrue
+	switch {
+	case phase == staffv1alpha1.StaffMemberLockedOut:
+		status = metav1.ConditionFalse
+	case len(missing) > 0:
+		status, reason = metav1.ConditionFalse, staffv1alpha1.ReasonProgressing
+		msg = fmt.Sprintf("Waiting for %s; the account exists with the access that does", strings.Join(missing, ", "))
+	}
+	setCondition(&st.Conditions, staffv1alpha1.ConditionReady, status, m.Generation, reason, msg)
+}
+
+// memberPhase says where the member is, with Ready's reason and message.
+func memberPhase(m *staffv1alpha1.StaffMember, obs directory.Observation) (staffv1alpha1.StaffMemberPhase, string, string) {
+	switch {
+	case !obs.Exists:
+		return staffv1alpha1.StaffMemberPending, staffv1alpha1.ReasonProgressing, "The account is being created"
+	case wantLocked(m):
+		return staffv1alpha1.StaffMemberDeactivated, staffv1alpha1.ReasonDeactivated, "The account is locked: sign-in fails, history is kept"
+	case obs.Locked:
+		return staffv1alpha1.StaffMemberLockedOut, staffv1alpha1.ReasonLockedOut,
+			fmt.Sprintf("The directory locked the account (%s); annotate %s=<now> to clear it", obs.LockReason, staffv1alpha1.UnlockRequestedAtAnnotation)
+	case obs.PasswordSet:
+		return staffv1alpha1.StaffMemberActive, staffv1alpha1.ReasonReady, "The account is active"
+	default:
+		return staffv1alpha1.StaffMemberInvited, staffv1alpha1.ReasonReady, "The account exists and an invitation is out"
+	}
+}
+
+func keepIf(s string, keep bool) string {
+	if keep {
+		return s
+	}
+	return ""
+}
