@@ -190,7 +190,9 @@ func TestDriftIsPutBack(t *testing.T) {
 	gone.Spec.AccountState = staffv1alpha1.AccountStateDeactivated
 	op.create(gone)
 	op.create(newMember("kept", op.email("kept"), "clinical"))
-	op.waitMember("gone", "deactivated", func(m *staffv1alpha1.StaffMember) bool { return isReady(m) && m.Status.Phase == staffv1alpha1.StaffMemberDeactivated })
+	op.waitMember("gone", "deactivated", func(m *staffv1alpha1.StaffMember) bool {
+		return isReady(m) && m.Status.Phase == staffv1alpha1.StaffMemberDeactivated
+	})
 	op.waitMember("kept", "ready", isReady)
 	eventually(t, "both in the clinical group", func() (bool, string) {
 		return slices.Equal(op.groupMembersOf(directory.GroupRole, "clinical"), []string{"gone", "kept"}), ""

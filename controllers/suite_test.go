@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,6 +100,7 @@ type operator struct {
 	apiWrites *atomic.Int64 // create, update, patch and delete calls the manager made
 	cancel    context.CancelFunc
 	done      chan struct{}
+	stopOnce  sync.Once
 }
 
 type operatorOptions struct {
@@ -120,14 +122,20 @@ func startOperator(t *testing.T, opts ...func(*operatorOptions)) *operator {
 		f(&o)
 	}
 	if o.sender == nil {
-		sender, err := smtp.New(smtp.Config{Host: mails.Host(), Port: mails.Port(), ConnectTimeout: 5 * time.Second, SendTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.sender = sender
+		o.sender = defaultSender(t)
 	}
 	ensureNamespace(t, o.namespace)
 	return runOperator(t, o)
+}
+
+// defaultSender sends to the suite's SMTP server.
+func defaultSender(t *testing.T) mail.Sender {
+	t.Helper()
+	sender, err := smtp.New(smtp.Config{Host: mails.Host(), Port: mails.Port(), ConnectTimeout: 5 * time.Second, SendTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender
 }
 
 func runOperator(t *testing.T, o operatorOptions) *operator {
@@ -185,11 +193,13 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	return op
 }
 
-// stop stops the manager and waits until it has stopped.
+// stop stops the manager and waits until it has stopped; a second call does nothing.
 func (op *operator) stop() {
-	op.cancel()
-	<-op.done
-	op.directory.Close()
+	op.stopOnce.Do(func() {
+		op.cancel()
+		<-op.done
+		op.directory.Close()
+	})
 }
 
 // countWrites counts the requests that change something on the API server, so a test can
