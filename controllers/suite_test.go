@@ -398,8 +398,10 @@ func tokenIn(t *testing.T, m smtptest.Message) string {
 }
 
 // bind signs in to the directory as an account, as a person would.
-func bind(dn, password string) error {
-	conn, err := goldap.DialURL(slapd.URL)
+func bind(dn, password string) error { return bindTo(slapd, dn, password) }
+
+func bindTo(server *ldaptest.Server, dn, password string) error {
+	conn, err := goldap.DialURL(server.URL)
 	if err != nil {
 		return err
 	}
