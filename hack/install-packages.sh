@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and the demo run for real, when they are missing:
 #   slapd, ldap-utils  a private OpenLDAP server for the directory tests and the demo
+#   chromium           headless browser for the invitation page's browser test (internal/web)
 # Nothing here starts or configures the system's own slapd service: the tests run their own
 # slapd process with a config of their own in a temp dir (internal/directory/ldaptest).
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 need=()
 command -v /usr/sbin/slapd >/dev/null 2>&1 || need+=(slapd)
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [[ ${#need[@]} -eq 0 ]]; then
   exit 0
