@@ -18,8 +18,8 @@ func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs dire
 		t := metav1.NewTime(obs.LastSignIn)
 		st.LastSignInAt = &t
 	}
-	if !obs.Exists || obs.PasswordSet || wantLocked(m) {
-		st.Invitation = keepIf(st.Invitation, !obs.PasswordSet && !wantLocked(m))
+	if obs.PasswordSet || wantLocked(m) {
+		st.Invitation = "" // nothing to accept any more
 	}
 	phase, reason, msg := memberPhase(m, obs)
 	st.Phase = phase
@@ -49,11 +49,4 @@ func memberPhase(m *staffv1alpha1.StaffMember, obs directory.Observation) (staff
 	default:
 		return staffv1alpha1.StaffMemberInvited, staffv1alpha1.ReasonReady, "The account exists and an invitation is out"
 	}
-}
-
-func keepIf(s string, keep bool) string {
-	if keep {
-		return s
-	}
-	return ""
 }
