@@ -19,7 +19,9 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 	l := cfg.Directory.LDAP
 	dir, err := ldap.New(ldap.Config{
 		URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile,
-		BindDN: l.BindDN, BindPassword: l.BindPassword, BaseDN: l.BaseDN,
+		// The file, not the value read at startup: the client reads it again on every
+		// reconnect, so a rotated password is picked up without a restart.
+		BindDN: l.BindDN, BindPasswordFile: l.BindPasswordFile, BaseDN: l.BaseDN,
 		AdoptExisting: l.AdoptExisting, PolicyDN: l.PolicyDN,
 		DialTimeout: l.Timeout.Duration, RequestTimeout: l.Timeout.Duration,
 		Observer: controllers.ObserveDirectoryOperation,

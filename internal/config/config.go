@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/rosterops/staff-operator/internal/secretfile"
 )
 
 // Config is the manager's configuration.
@@ -233,7 +235,7 @@ func (c *Config) readSecrets() error {
 		if path == "" {
 			return
 		}
-		v, err := readSecretFile(path)
+		v, err := secretfile.Read(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", field, err))
 			return
@@ -246,25 +248,25 @@ func (c *Config) readSecrets() error {
 	s := &c.Mail.SMTP
 	read("mail.smtp.usernameFile", s.UsernameFile, &s.Username)
 	read("mail.smtp.passwordFile", s.PasswordFile, &s.Password)
-	var key string
-	read("invitations.tokenKeyFile", c.Invitations.TokenKeyFile, &key)
-	if key != "" && len(key) < minTokenKeyBytes {
-		errs = append(errs, fmt.Errorf("invitations.tokenKeyFile: the key must be at least %d bytes, got %d (make one with: head -c 32 /dev/urandom > FILE)", minTokenKeyBytes, len(key)))
+	if err := c.Invitations.readTokenKey(); err != nil {
+		errs = append(errs, err)
 	}
-	c.Invitations.TokenKey = []byte(key)
 	return errors.Join(errs...)
 }
 
-// readSecretFile reads a secret, dropping the trailing newline an editor or `echo` leaves. The
-// error names the file but never its content.
-func readSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+// readTokenKey reads the token key as raw bytes: random bytes may include line breaks, which
+// must not be trimmed as they are from a password.
+func (inv *Invitations) readTokenKey() error {
+	if inv.TokenKeyFile == "" {
+		return nil
+	}
+	key, err := os.ReadFile(inv.TokenKeyFile)
 	if err != nil {
-		return "", fmt.Errorf("cannot read secret file: %w", err)
+		return fmt.Errorf("invitations.tokenKeyFile: cannot read secret file: %w", err)
 	}
-	v := string(bytes.TrimRight(data, "\r\n"))
-	if v == "" {
-		return "", fmt.Errorf("secret file %s is empty", path)
+	if len(key) < minTokenKeyBytes {
+		return fmt.Errorf("invitations.tokenKeyFile: the key must be at least %d bytes, got %d (make one with: head -c 32 /dev/urandom > FILE)", minTokenKeyBytes, len(key))
 	}
-	return v, nil
+	inv.TokenKey = key
+	return nil
 }

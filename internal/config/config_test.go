@@ -150,3 +150,18 @@ func TestLoadErrorNeverShowsSecret(t *testing.T) {
 		t.Fatalf("want an error without secrets, got %v", err)
 	}
 }
+
+func TestTokenKeyIsReadAsRawBytes(t *testing.T) {
+	dir := t.TempDir()
+	// Random bytes may end in a line break; trimming it as from a password would change the key
+	// and every link derived from it.
+	key := "0123456789abcdef0123456789abcde\n"
+	content := strings.Replace(validConfig(t, dir), filepath.Join(dir, "token-key"), writeFile(t, dir, "raw-key", key), 1)
+	cfg, err := Load(writeFile(t, dir, "config.yaml", content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.Invitations.TokenKey) != key {
+		t.Errorf("token key = %q, want the file's bytes unchanged", cfg.Invitations.TokenKey)
+	}
+}

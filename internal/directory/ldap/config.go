@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"github.com/rosterops/staff-operator/internal/secretfile"
 )
 
 // Config configures the backend.
@@ -87,22 +86,9 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// ReadSecretFile reads a secret (a password) from a file, without a trailing newline.
-func ReadSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("secret file %s is empty", path)
-	}
-	return s, nil
-}
-
 func (c *Config) bindPassword() (string, error) {
 	if c.BindPassword != "" || c.BindPasswordFile == "" {
 		return c.BindPassword, nil
 	}
-	return ReadSecretFile(c.BindPasswordFile)
+	return secretfile.Read(c.BindPasswordFile)
 }

@@ -29,8 +29,8 @@ const (
 	DefaultSendTimeout    = 30 * time.Second
 )
 
-// Config configures a Sender. Secrets are values here; read them from files with
-// ReadSecretFile.
+// Config configures a Sender. Secrets are values here; the caller reads them from files
+// (internal/secretfile).
 type Config struct {
 	// Host is the server's name or IP address; with TLS it is also the name the server's
 	// certificate must carry.
@@ -54,24 +54,6 @@ type Config struct {
 	SendTimeout time.Duration
 	// HeloName is the name sent with EHLO; empty means the host name of this machine.
 	HeloName string
-}
-
-// ReadSecretFile reads a secret (a username or password) from a file, dropping one
-// trailing line break as editors and `kubectl create secret --from-file` leave it. An empty
-// path gives "".
-func ReadSecretFile(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
-	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if strings.ContainsAny(s, "\r\n") {
-		return "", fmt.Errorf("secret file %s holds more than one line", path)
-	}
-	return s, nil
 }
 
 // withDefaults validates cfg and fills in defaults. The CA file is read here, so a missing

@@ -14,6 +14,7 @@ import (
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
+	"github.com/rosterops/staff-operator/internal/secretfile"
 )
 
 const (
@@ -523,11 +524,11 @@ func TestAuth(t *testing.T) {
 	if err := os.WriteFile(passFile, []byte("s3cret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	user, err := smtp.ReadSecretFile(userFile)
+	user, err := secretfile.Read(userFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass, err := smtp.ReadSecretFile(passFile)
+	pass, err := secretfile.Read(passFile)
 	if err != nil {
 		t.Fatal(err)
 	}
