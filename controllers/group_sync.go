@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -100,19 +101,12 @@ func groupMembers(ctx context.Context, c client.Reader, namespace, index string,
 			}
 		}
 	}
-	slices.SortFunc(keys, func(a, b directory.AccountKey) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(keys, byName)
 	return slices.Compact(keys), nil
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
+// byName orders account keys of one organization, so member lists compare as sets.
+func byName(a, b directory.AccountKey) int { return strings.Compare(a.Name, b.Name) }
 
 // setCondition sets a condition with the object's generation.
 func setCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, gen int64, reason, msg string) {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,4 +65,13 @@ func names(in []staffv1alpha1.ObjectName) []string {
 		out[i] = string(n)
 	}
 	return out
+}
+
+// invitationsFor lists a member's Invitations from the cache's index.
+func invitationsFor(ctx context.Context, c client.Reader, namespace, member string) ([]staffv1alpha1.Invitation, error) {
+	var list staffv1alpha1.InvitationList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexInvitationMember: member}); err != nil {
+		return nil, fmt.Errorf("list the invitations of %s/%s: %w", namespace, member, err)
+	}
+	return list.Items, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -126,7 +128,7 @@ func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *sta
 	inv.Status.TokenHash = ""
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonExpired,
 		"The link expired unused; annotate "+staffv1alpha1.ResendRequestedAtAnnotation+"=<now> to send a new one")
-	r.recorder.Eventf(inv, nil, "Normal", staffv1alpha1.ReasonExpired, "Expire", "Invitation link expired unused")
+	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonExpired, "Expire", "Invitation link expired unused")
 	return ctrl.Result{}, nil
 }
 
@@ -135,7 +137,7 @@ func (r *InvitationReconciler) revoke(inv *staffv1alpha1.Invitation, why string)
 	inv.Status.Phase = staffv1alpha1.InvitationRevoked
 	inv.Status.TokenHash = ""
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonRevoked, why)
-	r.recorder.Eventf(inv, nil, "Normal", staffv1alpha1.ReasonRevoked, "Revoke", "Invitation revoked: %s", why)
+	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonRevoked, "Revoke", "Invitation revoked: %s", why)
 }
 
 // revocationReason says why the Invitation can no longer be accepted, or "" when it can.
@@ -158,12 +160,12 @@ func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv
 // supersededBy keeps one live Invitation per member and purpose: the oldest invitation (the one
 // already out) and the newest password reset (the latest request).
 func (r *InvitationReconciler) supersededBy(ctx context.Context, inv *staffv1alpha1.Invitation) (string, error) {
-	var list staffv1alpha1.InvitationList
-	if err := r.List(ctx, &list, client.InNamespace(inv.Namespace), client.MatchingFields{indexInvitationMember: string(inv.Spec.MemberRef.Name)}); err != nil {
+	invs, err := invitationsFor(ctx, r.Client, inv.Namespace, string(inv.Spec.MemberRef.Name))
+	if err != nil {
 		return "", err
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
+	for i := range invs {
+		other := &invs[i]
 		if other.Name == inv.Name || other.Spec.Purpose != inv.Spec.Purpose || terminal(other.Status.Phase) {
 			continue
 		}
@@ -206,14 +208,15 @@ func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // invitationsOf maps a StaffMember to its Invitations.
 func (r *InvitationReconciler) invitationsOf(ctx context.Context, o client.Object) []reconcile.Request {
-	var list staffv1alpha1.InvitationList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexInvitationMember: o.GetName()}); err != nil {
+	invs, err := invitationsFor(ctx, r.Client, o.GetNamespace(), o.GetName())
+	if err != nil {
+		log.FromContext(ctx).Error(err, "map a member to its invitations")
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		if !terminal(list.Items[i].Status.Phase) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	reqs := make([]reconcile.Request, 0, len(invs))
+	for i := range invs {
+		if !terminal(invs[i].Status.Phase) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&invs[i])})
 		}
 	}
 	return reqs

@@ -32,7 +32,8 @@ func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *st
 	msg := fmt.Sprintf("%s: sending attempt %d to %s", why, st.Attempt, st.Email)
 	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
-	return ctrl.Result{Requeue: true}, nil
+	// The status write that records the attempt triggers the next pass, which sends.
+	return ctrl.Result{}, nil
 }
 
 // send mails the recorded attempt. It reads the Invitation from the API server first, so that

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -65,7 +66,12 @@ func (r *Resync) RunOnce(ctx context.Context) error {
 	for _, acct := range inv.Accounts {
 		var m staffv1alpha1.StaffMember
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: acct.Key.Organization, Name: acct.Key.Name}, &m); err != nil {
-			continue // no member: an orphaned account, left alone
+			// No member (an account orphaned by deletionPolicy Orphan), or an organization this
+			// manager does not watch: not ours to correct. One failed lookup does not end the pass.
+			if !apierrors.IsNotFound(err) {
+				log.FromContext(ctx).V(1).Info("skip an account in the resync", "account", acct.Key.String(), "reason", err.Error())
+			}
+			continue
 		}
 		if accountDrifted(&m, acct) {
 			r.send(ctx, r.members, &m)
@@ -134,6 +140,6 @@ func (r *Resync) send(ctx context.Context, ch chan<- event.GenericEvent, obj cli
 
 func sortedKeys(keys []directory.AccountKey) []directory.AccountKey {
 	out := slices.Clone(keys)
-	slices.SortFunc(out, func(a, b directory.AccountKey) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, byName)
 	return out
 }

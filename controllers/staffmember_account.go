@@ -59,7 +59,8 @@ func (r *StaffMemberReconciler) resolveReferences(ctx context.Context, m *staffv
 	}
 	locations := m.Spec.Locations
 	if m.Spec.PrimaryLocation != "" && m.Spec.AllLocations {
-		locations = append(locations, m.Spec.PrimaryLocation)
+		// Otherwise the schema makes it one of locations already.
+		locations = []staffv1alpha1.ObjectName{m.Spec.PrimaryLocation}
 	}
 	for _, name := range locations {
 		if err := check("Location", &staffv1alpha1.Location{}, name); err != nil {

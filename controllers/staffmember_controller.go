@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -137,6 +138,7 @@ func (r *StaffMemberReconciler) membersIndexedBy(index string, withAll bool) han
 		for _, v := range values {
 			var list staffv1alpha1.StaffMemberList
 			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: v}); err != nil {
+				log.FromContext(ctx).Error(err, "list members of a role or location", "index", index, "value", v)
 				continue
 			}
 			for _, m := range list.Items {

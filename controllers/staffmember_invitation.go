@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
@@ -31,12 +30,12 @@ func liveInvitation(inv *staffv1alpha1.Invitation) bool {
 
 // memberInvitations lists the member's Invitations of a purpose, from the cache's index.
 func (r *StaffMemberReconciler) memberInvitations(ctx context.Context, m *staffv1alpha1.StaffMember, purpose staffv1alpha1.InvitationPurpose) ([]staffv1alpha1.Invitation, error) {
-	var list staffv1alpha1.InvitationList
-	if err := r.List(ctx, &list, client.InNamespace(m.Namespace), client.MatchingFields{indexInvitationMember: m.Name}); err != nil {
-		return nil, fmt.Errorf("list invitations: %w", err)
+	all, err := invitationsFor(ctx, r.Client, m.Namespace, m.Name)
+	if err != nil {
+		return nil, err
 	}
 	var out []staffv1alpha1.Invitation
-	for _, inv := range list.Items {
+	for _, inv := range all {
 		if inv.Spec.Purpose == purpose || (purpose == staffv1alpha1.PurposeInvitation && inv.Spec.Purpose == "") {
 			out = append(out, inv)
 		}

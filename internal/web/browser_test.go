@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/rosterops/staff-operator/internal/testenv"
 	"github.com/rosterops/staff-operator/internal/web/browsertest"
 )
 
@@ -97,7 +98,7 @@ func TestInBrowser(t *testing.T) {
 	}
 	form := screenshot("form.png")
 	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
-		root, err := browsertest.RepoRoot()
+		root, err := testenv.RepoRoot()
 		if err != nil {
 			t.Fatal(err)
 		}

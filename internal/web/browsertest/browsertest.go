@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/rosterops/staff-operator/internal/testenv"
 )
 
 // ChromiumPath is where Debian's chromium package installs the browser.
@@ -86,7 +87,7 @@ func New(t testing.TB) context.Context {
 // is git-ignored; CI can collect it.
 func ArtifactDir(t testing.TB) string {
 	t.Helper()
-	root, err := RepoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatalf("find repository root: %v", err)
 	}
@@ -98,24 +99,6 @@ func ArtifactDir(t testing.TB) string {
 		t.Fatalf("create %s: %v", dir, err)
 	}
 	return dir
-}
-
-// RepoRoot is the nearest directory above the working directory that holds go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 // SaveScreenshot checks that buf is a PNG that shows something (more than one colour) and
