@@ -98,6 +98,13 @@ func run(opts options) error {
 	if _, err := controllers.Setup(ctx, mgr, reconcilers); err != nil {
 		return err
 	}
+	page, err := invitationPage(cfg, mgr, reconcilers.Directory)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(page); err != nil {
+		return fmt.Errorf("add the invitation page: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

@@ -4,12 +4,15 @@ import (
 	"fmt"
 
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/rosterops/staff-operator/controllers"
 	"github.com/rosterops/staff-operator/internal/config"
+	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldap"
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 // reconcilerOptions builds the directory client, the mail sender and the templates from the
@@ -57,5 +60,29 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		DefaultTTL:       cfg.Invitations.DefaultTTL.Duration,
 		PasswordResetTTL: cfg.Invitations.PasswordResetTTL.Duration,
 		ResyncPeriod:     cfg.ResyncPeriod.Duration,
+	}, nil
+}
+
+// invitationPage builds the invitation page's server: the handler over the controllers' Store,
+// on web.listen, run by the manager on every replica.
+func invitationPage(cfg *config.Config, mgr ctrl.Manager, dir directory.Backend) (*web.Server, error) {
+	log := ctrl.Log.WithName("invitation-page")
+	h, err := web.NewHandler(web.Options{
+		Store:             controllers.NewInvitationStore(mgr, dir, clock.RealClock{}),
+		MinPasswordLength: cfg.Web.MinPasswordLength,
+		SignInURL:         cfg.Web.SignInURL,
+		TrustForwardedFor: cfg.Web.TrustForwardedFor,
+		// Derived from the token key, which every replica has: a form served by one replica
+		// is accepted by another.
+		CSRFKey: web.CSRFKeyFrom(cfg.Invitations.TokenKey),
+		Log:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	return &web.Server{
+		Addr: cfg.Web.Listen, Handler: h,
+		TLSCertFile: cfg.Web.TLSCertFile, TLSKeyFile: cfg.Web.TLSKeyFile,
+		Log: log,
 	}, nil
 }

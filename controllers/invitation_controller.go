@@ -62,9 +62,20 @@ func (r *InvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		countFinished(before.Status.Phase, inv.Status.Phase)
 		changed := !equality.Semantic.DeepEqual(before.Status, inv.Status)
-		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &inv, before, changed))
+		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &inv, before, changed, statusPatchLock(before, &inv)...))
 	}()
 	return r.reconcile(ctx, &inv)
+}
+
+// statusPatchLock says how a pass writes its status. A pass that mailed records it whatever
+// else changed meanwhile: a conflict would lose the record and mail again. Any other pass
+// writes only over the version it read, so that it never expires, resends or revokes over a
+// claim of the invitation page that it has not seen.
+func statusPatchLock(before, after *staffv1alpha1.Invitation) []client.MergeFromOption {
+	if after.Status.SentAttempt != before.Status.SentAttempt {
+		return nil
+	}
+	return []client.MergeFromOption{client.MergeFromWithOptimisticLock{}}
 }
 
 // reconcile decides the one step this pass takes.
@@ -87,6 +98,8 @@ func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1
 
 	now := r.Clock.Now()
 	switch {
+	case inv.Status.ClaimedAt != nil:
+		return r.waitForClaim(inv, now)
 	case r.resendRequested(inv):
 		inv.Status.LastHandledResendAt = inv.Annotations[staffv1alpha1.ResendRequestedAtAnnotation]
 		return r.startAttempt(inv, member, "Resend requested")
@@ -118,6 +131,22 @@ func (r *InvitationReconciler) resendRequested(inv *staffv1alpha1.Invitation) bo
 	return v != "" && v != inv.Status.LastHandledResendAt
 }
 
+// waitForClaim holds expiry and resends while the invitation page sets a password through the
+// link, and releases a claim that outlived claimTimeout: the replica that made it stopped
+// mid-way, and the invitee must be able to try again with the same link.
+func (r *InvitationReconciler) waitForClaim(inv *staffv1alpha1.Invitation, now time.Time) (ctrl.Result, error) {
+	deadline := inv.Status.ClaimedAt.Add(claimTimeout)
+	if now.Before(deadline) {
+		return ctrl.Result{RequeueAfter: deadline.Sub(now)}, nil
+	}
+	claimed := inv.Status.ClaimedAt.UTC().Format(time.RFC3339)
+	inv.Status.ClaimedAt = nil
+	r.recorder.Eventf(inv, nil, corev1.EventTypeWarning, staffv1alpha1.ReasonClaimReleased, "ReleaseClaim",
+		"The invitation page began setting a password at %s and did not finish; the link works again", claimed)
+	// The status write triggers the next pass, which expires or resends as usual.
+	return ctrl.Result{}, nil
+}
+
 // expire ends a link at its deadline, or replaces it while spec.autoResend allows.
 func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *staffv1alpha1.StaffMember) (ctrl.Result, error) {
 	if p := inv.Spec.AutoResend; p != nil && inv.Status.AutoResends < p.MaxResends {
@@ -125,7 +154,7 @@ func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *sta
 		return r.startAttempt(inv, member, "Link expired unused; automatic resend")
 	}
 	inv.Status.Phase = staffv1alpha1.InvitationExpired
-	inv.Status.TokenHash = ""
+	inv.Status.TokenHash, inv.Status.ClaimedAt = "", nil
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonExpired,
 		"The link expired unused; annotate "+staffv1alpha1.ResendRequestedAtAnnotation+"=<now> to send a new one")
 	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonExpired, "Expire", "Invitation link expired unused")
@@ -135,7 +164,7 @@ func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *sta
 // revoke ends the Invitation for good: its link stops working at once.
 func (r *InvitationReconciler) revoke(inv *staffv1alpha1.Invitation, why string) {
 	inv.Status.Phase = staffv1alpha1.InvitationRevoked
-	inv.Status.TokenHash = ""
+	inv.Status.TokenHash, inv.Status.ClaimedAt = "", nil
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonRevoked, why)
 	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonRevoked, "Revoke", "Invitation revoked: %s", why)
 }

@@ -12,6 +12,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 func sent(i *staffv1alpha1.Invitation) bool { return i.Status.Phase == staffv1alpha1.InvitationSent }
@@ -43,10 +44,10 @@ func TestInvitationExpiresAtTheDeadlineAndResends(t *testing.T) {
 	op.annotate(&staffv1alpha1.Invitation{ObjectMeta: metav1.ObjectMeta{Name: "eve"}}, staffv1alpha1.ResendRequestedAtAnnotation, "2026-11-23T10:00:00Z")
 	resent := op.waitInvitation("eve", "resent", func(i *staffv1alpha1.Invitation) bool { return sent(i) && i.Status.Attempt == 2 })
 	msgs := waitMails(t, op.email("eve"), 2)
-	if resent.Status.TokenHash == first.Status.TokenHash || TokenHash(tokenIn(t, firstMail)) == resent.Status.TokenHash {
+	if resent.Status.TokenHash == first.Status.TokenHash || web.TokenHash(tokenIn(t, firstMail)) == resent.Status.TokenHash {
 		t.Error("the resend kept the old token: the first link would still work")
 	}
-	if got := TokenHash(tokenIn(t, msgs[1])); got != resent.Status.TokenHash {
+	if got := web.TokenHash(tokenIn(t, msgs[1])); got != resent.Status.TokenHash {
 		t.Error("the resent mail's link does not match the stored hash")
 	}
 	if msgs[0].Header.Get("Message-Id") == msgs[1].Header.Get("Message-Id") {
@@ -147,7 +148,7 @@ func TestRestartBetweenRecordAndSendSendsOnce(t *testing.T) {
 	if len(msgs) != 1 || done.Status.Attempt != 1 {
 		t.Fatalf("%d mails and attempt %d after the restart, want 1 and 1", len(msgs), done.Status.Attempt)
 	}
-	if got := TokenHash(tokenIn(t, msgs[0])); got != recorded.Status.TokenHash {
+	if got := web.TokenHash(tokenIn(t, msgs[0])); got != recorded.Status.TokenHash {
 		t.Error("the mail sent after the restart does not carry the link recorded before it")
 	}
 	// Another pass must not send attempt 1 again.

@@ -3,8 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +14,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 // startAttempt issues a new link and records that its mail is to be sent, and nothing else: the
@@ -25,7 +24,7 @@ import (
 func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, why string) (ctrl.Result, error) {
 	st := &inv.Status
 	st.Attempt++
-	st.TokenHash = TokenHash(r.Tokens.Token(inv.UID, st.Attempt))
+	st.TokenHash = web.TokenHash(r.Tokens.Token(inv.UID, st.Attempt))
 	st.Email = m.Spec.Email
 	st.Phase = staffv1alpha1.InvitationPending
 	st.SentAt, st.ExpiresAt = nil, nil
@@ -116,11 +115,11 @@ func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.In
 	case inv.Status.Attempt > 1:
 		kind = mail.InvitationResent
 	}
-	practice, err := r.practiceName(ctx, inv.Namespace)
+	practice, err := practiceName(ctx, r.Client, inv.Namespace)
 	if err != nil {
 		return mail.Message{}, kind, err
 	}
-	roles, locations, timeZone := r.access(ctx, m)
+	roles, locations := r.access(ctx, m)
 	token := r.Tokens.Token(inv.UID, inv.Status.Attempt)
 	msg, err := r.Templates.Render(kind, mail.Data{
 		Practice:  practice,
@@ -128,9 +127,9 @@ func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.In
 		Email:     inv.Status.Email,
 		Roles:     roles,
 		Locations: locations,
-		Link:      strings.TrimSuffix(r.PublicURL, "/") + "/invite/" + url.PathEscape(token),
+		Link:      web.Link(r.PublicURL, token),
 		ExpiresAt: expires,
-		TimeZone:  timeZone,
+		TimeZone:  primaryTimeZone(ctx, r.Client, m),
 	})
 	if err != nil {
 		return msg, kind, err
@@ -140,9 +139,9 @@ func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.In
 }
 
 // practiceName is the organization's display name: the namespace annotation, else its name.
-func (r *InvitationReconciler) practiceName(ctx context.Context, namespace string) (string, error) {
+func practiceName(ctx context.Context, c client.Reader, namespace string) (string, error) {
 	var ns corev1.Namespace
-	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
 		return "", fmt.Errorf("read namespace %s: %w", namespace, err)
 	}
 	if name := ns.Annotations[staffv1alpha1.OrganizationNameAnnotation]; name != "" {
@@ -151,9 +150,8 @@ func (r *InvitationReconciler) practiceName(ctx context.Context, namespace strin
 	return namespace, nil
 }
 
-// access names the member's roles and locations as people know them, and the time zone of the
-// primary location (UTC when it has none).
-func (r *InvitationReconciler) access(ctx context.Context, m *staffv1alpha1.StaffMember) (roles, locations []string, timeZone string) {
+// access names the member's roles and locations as people know them.
+func (r *InvitationReconciler) access(ctx context.Context, m *staffv1alpha1.StaffMember) (roles, locations []string) {
 	for _, name := range m.Spec.Roles {
 		var role staffv1alpha1.Role
 		if err := r.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(name)}, &role); err == nil {
@@ -166,13 +164,20 @@ func (r *InvitationReconciler) access(ctx context.Context, m *staffv1alpha1.Staf
 			locations = append(locations, loc.Spec.DisplayName)
 		}
 	}
-	if m.Spec.PrimaryLocation != "" {
-		var loc staffv1alpha1.Location
-		if err := r.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(m.Spec.PrimaryLocation)}, &loc); err == nil {
-			timeZone = loc.Spec.TimeZone
-		}
+	return roles, locations
+}
+
+// primaryTimeZone is the time zone of the member's primary location, in which expiry times are
+// shown; empty (UTC) when there is none.
+func primaryTimeZone(ctx context.Context, c client.Reader, m *staffv1alpha1.StaffMember) string {
+	if m.Spec.PrimaryLocation == "" {
+		return ""
 	}
-	return roles, locations, timeZone
+	var loc staffv1alpha1.Location
+	if err := c.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(m.Spec.PrimaryLocation)}, &loc); err != nil {
+		return ""
+	}
+	return loc.Spec.TimeZone
 }
 
 func displayName(m *staffv1alpha1.StaffMember) string {

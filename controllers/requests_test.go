@@ -9,6 +9,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 func TestPasswordResetAnnotationMailsAShortLivedLink(t *testing.T) {
@@ -33,7 +34,7 @@ func TestPasswordResetAnnotationMailsAShortLivedLink(t *testing.T) {
 		t.Errorf("a reset link lives %s, want the 15m reset TTL", got)
 	}
 	last := msgs[len(msgs)-1]
-	if TokenHash(tokenIn(t, last)) != reset.Status.TokenHash || last.Header.Get("Message-Id")[:len("<password-reset.")] != "<password-reset." {
+	if web.TokenHash(tokenIn(t, last)) != reset.Status.TokenHash || last.Header.Get("Message-Id")[:len("<password-reset.")] != "<password-reset." {
 		t.Errorf("the last mail is not the reset link: %s", last.Header.Get("Message-Id"))
 	}
 	// Handled once: another pass sends nothing more.

@@ -12,6 +12,7 @@ import (
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 func isReady(m *staffv1alpha1.StaffMember) bool {
@@ -35,7 +36,7 @@ func TestMemberGetsAccountGroupsAndOneInvitation(t *testing.T) {
 	})
 	msgs := waitMails(t, op.email("sam"), 1)
 	inv := op.waitInvitation("sam", "sent", func(i *staffv1alpha1.Invitation) bool { return i.Status.Phase == staffv1alpha1.InvitationSent })
-	if got := TokenHash(tokenIn(t, msgs[0])); got != inv.Status.TokenHash {
+	if got := web.TokenHash(tokenIn(t, msgs[0])); got != inv.Status.TokenHash {
 		t.Errorf("the mailed token hashes to %s, the invitation stores %s", got, inv.Status.TokenHash)
 	}
 	if want := "<invitation." + string(inv.UID) + ".1@example.test>"; msgs[0].Header.Get("Message-Id") != want {

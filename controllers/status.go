@@ -17,9 +17,9 @@ func verdict(err error) bool {
 
 // patchStatus writes status once, at the end of a pass, and only when the pass changed it: a
 // pass that finds nothing to do makes no API write.
-func patchStatus(ctx context.Context, c client.Client, obj, before client.Object, changed bool) error {
+func patchStatus(ctx context.Context, c client.Client, obj, before client.Object, changed bool, opts ...client.MergeFromOption) error {
 	if !changed {
 		return nil
 	}
-	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(before)))
+	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...)))
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -37,6 +38,7 @@ import (
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
 	"github.com/rosterops/staff-operator/internal/testenv"
+	"github.com/rosterops/staff-operator/internal/web"
 )
 
 // The suite runs the real parts once: envtest's control plane, a private slapd and an SMTP
@@ -98,6 +100,7 @@ type operator struct {
 	clock     *clocktesting.FakeClock
 	resync    *Resync
 	apiWrites *atomic.Int64 // create, update, patch and delete calls the manager made
+	pageURL   string // the invitation page, served by this manager on a loopback port
 	cancel    context.CancelFunc
 	done      chan struct{}
 	stopOnce  sync.Once
@@ -108,6 +111,8 @@ type operatorOptions struct {
 	ldap      *ldaptest.Server
 	sender    mail.Sender
 	clock     *clocktesting.FakeClock
+	// page holds the invitation page's rate limits; the rest is filled in by runOperator.
+	page web.Options
 }
 
 // startOperator starts a manager for a new namespace and stops it when the test ends.
@@ -172,15 +177,19 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
+	page := op.servePage(mgr, o.page)
 	op.resync, err = Setup(ctx, mgr, Options{
 		Directory: op.directory, Sender: o.sender, Templates: templates,
 		From:   mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"},
-		Tokens: tokens, Clock: o.clock, PublicURL: "http://127.0.0.1:8082",
+		Tokens: tokens, Clock: o.clock, PublicURL: op.pageURL,
 		DefaultTTL: time.Hour, PasswordResetTTL: 15 * time.Minute,
 		// Long: tests run resync passes themselves with RunOnce.
 		ResyncPeriod: 24 * time.Hour,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(page); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -191,6 +200,26 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	}()
 	t.Cleanup(op.stop)
 	return op
+}
+
+// servePage builds the invitation page as the manager does, on a loopback port of its own,
+// with the test's clock.
+func (op *operator) servePage(mgr ctrl.Manager, o web.Options) *web.Server {
+	op.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	op.pageURL = "http://" + ln.Addr().String()
+	o.Store = NewInvitationStore(mgr, op.directory, op.clock)
+	o.Now = op.clock.Now
+	o.CSRFKey = web.CSRFKeyFrom(testTokenKey)
+	o.Log = mgr.GetLogger().WithName("invitation-page")
+	h, err := web.NewHandler(o)
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	return &web.Server{Listener: ln, Handler: h, Log: o.Log}
 }
 
 // stop stops the manager and waits until it has stopped; a second call does nothing.

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"strconv"
 
@@ -33,10 +32,4 @@ func (t TokenIssuer) Token(uid types.UID, attempt int64) string {
 	mac := hmac.New(sha256.New, t.key)
 	mac.Write([]byte("staff.rosterops.io/link-token\x00" + string(uid) + "\x00" + strconv.FormatInt(attempt, 10)))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// TokenHash is the form in which a token is stored and looked up: its hex SHA-256.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }

@@ -47,6 +47,9 @@ const (
 	ReasonExpired  = "Expired"
 	ReasonAccepted = "Accepted"
 	ReasonRevoked  = "Revoked"
+	// ReasonClaimReleased: a replica claimed the link to set a password and stopped before it
+	// finished; the link works again.
+	ReasonClaimReleased = "ClaimReleased"
 	// ReasonMemberNotFound: the invited StaffMember does not exist.
 	ReasonMemberNotFound = "MemberNotFound"
 )

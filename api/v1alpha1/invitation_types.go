@@ -117,6 +117,14 @@ type InvitationStatus struct {
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
+	// ClaimedAt is set while the invitation page sets a password through the live link: from
+	// then on the link works for no other request, so that of concurrent submits, on any
+	// replica, only one sets a password. The page clears it when it records Accepted, or when
+	// the directory failed and the link stays usable; a claim left by a replica that stopped
+	// mid-way is cleared by the controller after a minute.
+	// +optional
+	ClaimedAt *metav1.Time `json:"claimedAt,omitempty"`
+
 	// AcceptedAt is when the invitee set a password.
 	// +optional
 	AcceptedAt *metav1.Time `json:"acceptedAt,omitempty"`

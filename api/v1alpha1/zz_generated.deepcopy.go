@@ -143,6 +143,10 @@ func (in *InvitationStatus) DeepCopyInto(out *InvitationStatus) {
 		in, out := &in.ExpiresAt, &out.ExpiresAt
 		*out = (*in).DeepCopy()
 	}
+	if in.ClaimedAt != nil {
+		in, out := &in.ClaimedAt, &out.ClaimedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.AcceptedAt != nil {
 		in, out := &in.AcceptedAt, &out.AcceptedAt
 		*out = (*in).DeepCopy()

@@ -107,6 +107,10 @@ type Web struct {
 	TLSKeyFile  string `json:"tlsKeyFile"`
 	// MinPasswordLength is the shortest password accepted (NIST SP 800-63B).
 	MinPasswordLength int `json:"minPasswordLength"`
+	// TrustForwardedFor makes the per-client rate limit count by the last X-Forwarded-For
+	// entry, the one the ingress in front of the page added. Set it only when every request
+	// comes through that proxy; without it, behind a proxy all visitors share one limit.
+	TrustForwardedFor bool `json:"trustForwardedFor"`
 }
 
 // Invitations configures invitation and password-reset links.

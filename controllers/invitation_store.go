@@ -1,0 +1,271 @@
+package controllers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/web"
+)
+
+// claimTimeout is how long a claim on a link may stand before the Invitation reconciler
+// releases it. It is far longer than a Redeem takes (two directory writes, each bounded by the
+// directory's timeout), so an older claim was left by a replica that stopped mid-way.
+const claimTimeout = time.Minute
+
+// redeemTimeout bounds a Redeem once it has started. A Redeem is not cut short when the
+// visitor goes away: a claim must be followed by Accepted or a release, not left standing.
+const redeemTimeout = 30 * time.Second
+
+// InvitationStore is the invitation page's web.Store: it finds links through the manager's
+// cache by the token-hash index and redeems them against the API server and the directory.
+// It runs on every replica, leader or not; the API server's optimistic concurrency, not a
+// lock in memory, makes a link redeem once.
+type InvitationStore struct {
+	// Client reads through the manager's cache and writes to the API server.
+	Client client.Client
+	// APIReader reads past the cache: a Redeem decides on what the API server holds now.
+	APIReader client.Reader
+	Directory directory.Backend
+	Clock     clock.PassiveClock
+	Log       logr.Logger
+
+	recorder recorder.EventRecorder
+}
+
+var _ web.Store = (*InvitationStore)(nil)
+
+// NewInvitationStore returns the Store for a manager whose cache has the indexes of
+// SetupIndexes (Setup registers them).
+func NewInvitationStore(mgr ctrl.Manager, dir directory.Backend, clk clock.PassiveClock) *InvitationStore {
+	return &InvitationStore{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Directory: dir,
+		Clock:     clk,
+		Log:       mgr.GetLogger().WithName("invitation-page"),
+		recorder:  mgr.GetEventRecorder("invitation-page"),
+	}
+}
+
+// Lookup implements web.Store: the invitee of a live link, read from the cache.
+func (s *InvitationStore) Lookup(ctx context.Context, tokenHash string) (web.Invitee, error) {
+	inv, err := s.find(ctx, tokenHash)
+	if err != nil {
+		return web.Invitee{}, err
+	}
+	m, err := s.liveMember(ctx, s.Client, inv, tokenHash)
+	if err != nil {
+		return web.Invitee{}, err
+	}
+	practice, err := practiceName(ctx, s.Client, inv.Namespace)
+	if err != nil {
+		return web.Invitee{}, err
+	}
+	return web.Invitee{
+		Practice:  practice,
+		Name:      displayName(m),
+		Email:     inv.Status.Email,
+		ExpiresAt: inv.Status.ExpiresAt.Time,
+		TimeZone:  primaryTimeZone(ctx, s.Client, m),
+		Purpose:   web.Purpose(purposeOf(inv)),
+	}, nil
+}
+
+// Redeem implements web.Store: claim the link, set the password, record Accepted. The claim
+// comes first so that two racing submits cannot both set a password; a directory failure
+// releases it, so the link is never used up without a password.
+func (s *InvitationStore) Redeem(ctx context.Context, tokenHash, password string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redeemTimeout)
+	defer cancel()
+	inv, m, err := s.claim(ctx, tokenHash)
+	if err != nil {
+		return err
+	}
+	if err := s.setPassword(ctx, m, password); err != nil {
+		s.release(ctx, inv)
+		if errors.Is(err, directory.ErrLocked) {
+			// Deactivated after the link was checked: the link is as dead as the account.
+			return web.ErrInvalidLink
+		}
+		return err
+	}
+	s.accept(ctx, inv)
+	return nil
+}
+
+// find returns the Invitation whose live token has this hash, from the cache's index.
+func (s *InvitationStore) find(ctx context.Context, tokenHash string) (*staffv1alpha1.Invitation, error) {
+	var list staffv1alpha1.InvitationList
+	if err := s.Client.List(ctx, &list, client.MatchingFields{IndexInvitationTokenHash: tokenHash}); err != nil {
+		return nil, fmt.Errorf("look up the link: %w", err)
+	}
+	if len(list.Items) != 1 {
+		// None, or (with 2^-256 odds) two: either way not a link anyone can use.
+		return nil, web.ErrInvalidLink
+	}
+	return &list.Items[0], nil
+}
+
+// liveMember checks that the link still leads to a password and returns the member it is for.
+// Every reason it does not is the same ErrInvalidLink: the page must not tell them apart.
+func (s *InvitationStore) liveMember(ctx context.Context, r client.Reader, inv *staffv1alpha1.Invitation, tokenHash string) (*staffv1alpha1.StaffMember, error) {
+	st := inv.Status
+	if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt != nil ||
+		st.ExpiresAt == nil || !s.Clock.Now().Before(st.ExpiresAt.Time) ||
+		subtle.ConstantTimeCompare([]byte(st.TokenHash), []byte(tokenHash)) != 1 {
+		return nil, web.ErrInvalidLink
+	}
+	var m staffv1alpha1.StaffMember
+	err := r.Get(ctx, client.ObjectKey{Namespace: inv.Namespace, Name: string(inv.Spec.MemberRef.Name)}, &m)
+	if apierrors.IsNotFound(err) {
+		return nil, web.ErrInvalidLink
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the invited member: %w", err)
+	}
+	// The Invitation reconciler revokes the link in each of these cases; checking here closes
+	// the moment before it has.
+	if !m.DeletionTimestamp.IsZero() || wantLocked(&m) || m.Spec.Email != st.Email {
+		return nil, web.ErrInvalidLink
+	}
+	return &m, nil
+}
+
+// claim marks the link as being redeemed with a status update that carries the
+// resourceVersion it was read at: of concurrent claims, on any replica, the API server lets one
+// through and answers the others with a conflict. A loser reads the Invitation again from the
+// API server; the winner's claim makes it dead there.
+func (s *InvitationStore) claim(ctx context.Context, tokenHash string) (*staffv1alpha1.Invitation, *staffv1alpha1.StaffMember, error) {
+	inv, err := s.find(ctx, tokenHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	for range 3 {
+		m, err := s.liveMember(ctx, s.APIReader, inv, tokenHash)
+		if err != nil {
+			return nil, nil, err
+		}
+		claimed := inv.DeepCopy()
+		now := metav1.NewTime(s.Clock.Now())
+		claimed.Status.ClaimedAt = &now
+		err = s.Client.Status().Update(ctx, claimed)
+		if err == nil {
+			return claimed, m, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return nil, nil, fmt.Errorf("claim invitation %s/%s: %w", inv.Namespace, inv.Name, client.IgnoreNotFound(err))
+		}
+		inv = &staffv1alpha1.Invitation{}
+		if err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(claimed), inv); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil, web.ErrInvalidLink
+			}
+			return nil, nil, fmt.Errorf("read invitation %s/%s: %w", claimed.Namespace, claimed.Name, err)
+		}
+	}
+	return nil, nil, fmt.Errorf("claim invitation %s/%s: it kept changing", inv.Namespace, inv.Name)
+}
+
+// setPassword sets the password, then clears what could still stop the sign-in: failures
+// counted against the account and a failure lockout. The directory refuses the password of an
+// account locked by an administrator (a deactivated member), so this never reactivates one.
+func (s *InvitationStore) setPassword(ctx context.Context, m *staffv1alpha1.StaffMember, password string) error {
+	key := accountKey(m)
+	if err := s.Directory.SetPassword(ctx, key, password); err != nil {
+		return fmt.Errorf("set the password of %s: %w", key, err)
+	}
+	if _, err := s.Directory.UnlockAccount(ctx, key); err != nil && !errors.Is(err, directory.ErrInvalid) {
+		// ErrInvalid is an idle lockout that only the directory's administrator can clear; the
+		// member shows LockedOut with the reason. Anything else is worth a retry.
+		return fmt.Errorf("unlock %s: %w", key, err)
+	}
+	return nil
+}
+
+// accept records that the invitee set a password. The claim is ours, so this write wins unless
+// the Invitation was revoked meanwhile (a deactivation goes ahead of a claim); then the
+// revocation stands and the member's lock is put back by its reconciler.
+func (s *InvitationStore) accept(ctx context.Context, inv *staffv1alpha1.Invitation) {
+	claimedAt := inv.Status.ClaimedAt
+	err := s.updateClaimed(ctx, inv, claimedAt, func(st *staffv1alpha1.InvitationStatus) {
+		now := metav1.NewTime(s.Clock.Now())
+		st.Phase, st.AcceptedAt, st.ClaimedAt, st.TokenHash = staffv1alpha1.InvitationAccepted, &now, nil, ""
+		setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonAccepted,
+			"The invitee set a password at "+now.UTC().Format(time.RFC3339))
+	})
+	if errors.Is(err, errClaimGone) {
+		s.Log.Info("the invitation was revoked while its password was being set", "invitation", client.ObjectKeyFromObject(inv))
+		return
+	}
+	if err != nil {
+		// The password is set and the member turns Active; the claim is released within
+		// claimTimeout and the link then expires as usual.
+		s.Log.Error(err, "record an accepted invitation", "invitation", client.ObjectKeyFromObject(inv))
+		return
+	}
+	countFinished(staffv1alpha1.InvitationSent, staffv1alpha1.InvitationAccepted)
+	s.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonAccepted, "SetPassword",
+		"The invitee set a password through the %s link", purposeOf(inv))
+}
+
+// release gives up a claim after a failure, so the same link can be used again.
+func (s *InvitationStore) release(ctx context.Context, inv *staffv1alpha1.Invitation) {
+	err := s.updateClaimed(ctx, inv, inv.Status.ClaimedAt, func(st *staffv1alpha1.InvitationStatus) { st.ClaimedAt = nil })
+	if err != nil && !errors.Is(err, errClaimGone) {
+		s.Log.Error(err, "release a claim on an invitation; the controller releases it after the claim timeout",
+			"invitation", client.ObjectKeyFromObject(inv))
+	}
+}
+
+// errClaimGone: the Invitation is no longer Sent and claimed by this Redeem; it was revoked,
+// or its claim was released after claimTimeout.
+var errClaimGone = errors.New("the claim on the invitation is gone")
+
+// updateClaimed applies change to the Invitation's status while it is still Sent and claimed at
+// claimedAt, retrying on conflicts with what the API server holds.
+func (s *InvitationStore) updateClaimed(ctx context.Context, inv *staffv1alpha1.Invitation, claimedAt *metav1.Time, change func(*staffv1alpha1.InvitationStatus)) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			if err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(inv), inv); err != nil {
+				if apierrors.IsNotFound(err) {
+					return errClaimGone
+				}
+				return err
+			}
+		}
+		first = false
+		st := &inv.Status
+		if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt == nil || !st.ClaimedAt.Equal(claimedAt) {
+			return errClaimGone
+		}
+		change(st)
+		err := s.Client.Status().Update(ctx, inv)
+		if apierrors.IsNotFound(err) {
+			return errClaimGone
+		}
+		return err
+	})
+}
+
+func purposeOf(inv *staffv1alpha1.Invitation) staffv1alpha1.InvitationPurpose {
+	if inv.Spec.Purpose == "" {
+		return staffv1alpha1.PurposeInvitation
+	}
+	return inv.Spec.Purpose
+}
