@@ -60,6 +60,7 @@ func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
 		{"invitations.defaultTTL", cfg.Invitations.DefaultTTL.Duration, time.Hour},
 		{"resyncPeriod", cfg.ResyncPeriod.Duration, 10 * time.Minute},
 		{"web.minPasswordLength", cfg.Web.MinPasswordLength, 15},
+		{"web.trustForwardedFor", cfg.Web.TrustForwardedFor, false},
 		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultTimeout},
 	}
 	for _, c := range checks {

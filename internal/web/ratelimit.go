@@ -3,6 +3,8 @@ package web
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Limit allows Events requests per Per, as a token bucket: a burst of Events, then one more
@@ -21,33 +23,31 @@ var (
 	DefaultLinkLimit = Limit{Events: 5, Per: 15 * time.Minute}
 )
 
-// defaultMaxKeys bounds the memory of one limiter: about 100 bytes a key.
+// defaultMaxKeys bounds the memory of one limiter: about 150 bytes a key.
 const defaultMaxKeys = 100_000
 
-// limiter is a set of token buckets keyed by string (a client address or a token hash), with
-// bounded memory. Each bucket is kept as the generic cell rate algorithm keeps it: one time,
-// the theoretical arrival time of the next event (tat), which is exact in integer durations.
-// A bucket whose tat has passed is full again, the same as no bucket, so it is dropped at the
-// next sweep; if the set is still full, the bucket with the earliest tat goes.
+// limiter is a set of token buckets (golang.org/x/time/rate) keyed by string: a client address
+// or a token hash. Memory is bounded: a bucket that has refilled is the same as no bucket, so
+// it is dropped at the next sweep; if the set is still full, the fullest bucket goes. Time is
+// passed in, so the page's clock drives it.
 type limiter struct {
-	interval  time.Duration // one token comes back per interval
-	tolerance time.Duration // how far tat may run ahead of now: the burst
-	maxKeys   int
+	every   rate.Limit
+	burst   int
+	per     time.Duration
+	maxKeys int
 
 	mu        sync.Mutex
-	tats      map[string]time.Time
+	buckets   map[string]*rate.Limiter
 	lastSweep time.Time
-	per       time.Duration
 }
 
 func newLimiter(l Limit, maxKeys int) *limiter {
-	interval := l.Per / time.Duration(l.Events)
 	return &limiter{
-		interval:  interval,
-		tolerance: interval * time.Duration(l.Events-1),
-		maxKeys:   maxKeys,
-		tats:      map[string]time.Time{},
-		per:       l.Per,
+		every:   rate.Every(l.Per / time.Duration(l.Events)),
+		burst:   l.Events,
+		per:     l.Per,
+		maxKeys: maxKeys,
+		buckets: map[string]*rate.Limiter{},
 	}
 }
 
@@ -57,50 +57,52 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	if now.Sub(l.lastSweep) >= l.per || len(l.tats) >= l.maxKeys {
+	if now.Sub(l.lastSweep) >= l.per || len(l.buckets) >= l.maxKeys {
 		l.sweep(now)
 	}
-	tat, ok := l.tats[key]
-	if !ok && len(l.tats) >= l.maxKeys {
-		l.evictOldest()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.evictFullest(now)
+		}
+		b = rate.NewLimiter(l.every, l.burst)
+		l.buckets[key] = b
 	}
-	if tat.Before(now) {
-		tat = now
+	r := b.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now) // a refused request costs nothing
+		return false, wait
 	}
-	if ahead := tat.Sub(now); ahead > l.tolerance {
-		return false, ahead - l.tolerance
-	}
-	l.tats[key] = tat.Add(l.interval)
 	return true, 0
 }
 
 // sweep drops the buckets that are full again: they hold nothing worth keeping.
 func (l *limiter) sweep(now time.Time) {
-	for k, tat := range l.tats {
-		if !tat.After(now) {
-			delete(l.tats, k)
+	for k, b := range l.buckets {
+		if b.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, k)
 		}
 	}
 	l.lastSweep = now
 }
 
-// evictOldest drops the bucket closest to full. It runs only when the set is full of busy
+// evictFullest drops the bucket closest to full. It runs only when the set is full of busy
 // buckets, which takes maxKeys distinct keys within one period; forgetting one then errs on
 // the side of letting a request through.
-func (l *limiter) evictOldest() {
-	var oldest string
-	var at time.Time
-	for k, tat := range l.tats {
-		if oldest == "" || tat.Before(at) {
-			oldest, at = k, tat
+func (l *limiter) evictFullest(now time.Time) {
+	var fullest string
+	most := -1.0
+	for k, b := range l.buckets {
+		if t := b.TokensAt(now); t > most {
+			fullest, most = k, t
 		}
 	}
-	delete(l.tats, oldest)
+	delete(l.buckets, fullest)
 }
 
 // size is the number of keys held, for tests.
 func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.tats)
+	return len(l.buckets)
 }

@@ -51,10 +51,10 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 	if got := l.size(); got > 50 {
 		t.Errorf("%d keys held, want at most 50", got)
 	}
-	if _, ok := l.tats["busy499"]; !ok {
+	if _, ok := l.buckets["busy499"]; !ok {
 		t.Error("the newest key was evicted")
 	}
-	if _, ok := l.tats["busy0"]; ok {
+	if _, ok := l.buckets["busy0"]; ok {
 		t.Error("the stalest key was kept")
 	}
 }
