@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
@@ -112,6 +114,8 @@ func TestInvitationInBrowser(t *testing.T) {
 		t.Errorf("conditions = %v, want Ready=True Accepted", inv.Status.Conditions)
 	}
 	waitEvent(t, op.ns, "ana", staffv1alpha1.ReasonAccepted)
+	token := tokenIn(t, mail)
+	op.noSecretsInEvents(token, web.TokenHash(token), goodPassword, short)
 
 	b.do("open the link again", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("h1")))
 	if got := b.text("h1"); got != "This link is no longer valid" {
@@ -373,6 +377,22 @@ func (op *operator) deactivate(name string) {
 	m := &staffv1alpha1.StaffMember{}
 	m.Name = name
 	op.update(m, func() { m.Spec.AccountState = staffv1alpha1.AccountStateDeactivated })
+}
+
+// noSecretsInEvents fails the test when any event of the namespace mentions one of secrets.
+func (op *operator) noSecretsInEvents(secrets ...string) {
+	op.t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(op.ns)); err != nil {
+		op.t.Fatal(err)
+	}
+	for _, e := range list.Items {
+		for _, secret := range secrets {
+			if strings.Contains(e.Note, secret) || strings.Contains(e.Reason, secret) {
+				op.t.Errorf("event %s %q gives a secret away", e.Reason, e.Note)
+			}
+		}
+	}
 }
 
 // linkIn returns the link a mail carries and checks that it points at this manager's page.
