@@ -100,7 +100,7 @@ type operator struct {
 	clock     *clocktesting.FakeClock
 	resync    *Resync
 	apiWrites *atomic.Int64 // create, update, patch and delete calls the manager made
-	pageURL   string // the invitation page, served by this manager on a loopback port
+	pageURL   string        // the invitation page, served by this manager on a loopback port
 	cancel    context.CancelFunc
 	done      chan struct{}
 	stopOnce  sync.Once
