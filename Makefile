@@ -58,6 +58,13 @@ control-plane: ## Build etcd, kube-apiserver and kubectl from source into bin/ (
 packages: ## Install the Debian packages the tests run for real (slapd, ldap-utils) when missing.
 	hack/install-packages.sh
 
+# The demo is built and then run, not `go run`: Ctrl-C then reaches the demo itself, which
+# stops the manager, slapd, the mail catcher and the control plane in order.
+.PHONY: demo
+demo: control-plane packages ## Run the operator end to end on 127.0.0.1 and guide through it (README: The demo).
+	go build -o $(LOCALBIN)/staff-demo ./hack/demo
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/staff-demo
+
 .PHONY: test
 test: verify-generated vet control-plane packages ## Run every test against the real parts.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt'ed (run make fmt):"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -1,26 +1,22 @@
-// Command devmail is the demo's mail server: a real SMTP server on 127.0.0.1 (the operator
-// sends to it exactly as to a production relay) that writes every mail it receives as an
-// .eml file into a folder and shows the mails on a small read-only web page, so a person can
-// open the invitation link. It runs until SIGINT or SIGTERM.
+// Command devmail runs the demo's mail catcher (internal/mail/devmail) on its own: a real SMTP
+// server on 127.0.0.1 (the operator sends to it exactly as to a production relay) that writes
+// every mail it receives as an .eml file into a folder and shows the mails on a small
+// read-only web page, so a person can open the invitation link. It runs until SIGINT or
+// SIGTERM. make demo (hack/demo) runs the same catcher beside the manager.
 //
 //	go run ./hack/devmail -smtp-port 1025 -http-port 8025 [-dir DIR] [-starttls]
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
-	"github.com/rosterops/staff-operator/internal/mail/smtptest"
+	"github.com/rosterops/staff-operator/internal/mail/devmail"
 )
 
 type config struct {
@@ -49,63 +45,24 @@ func main() {
 // run serves until ctx ends. It prints where everything is, one "key: value" per line, so
 // scripts can read it.
 func run(ctx context.Context, cfg config, out io.Writer) error {
-	dir := cfg.dir
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "devmail-"); err != nil {
-			return err
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	box := newMailbox(dir)
-
-	opts := []smtptest.Option{smtptest.WithPort(cfg.smtpPort), smtptest.WithOnMessage(box.add), smtptest.WithLog(os.Stderr)}
-	if cfg.startTLS {
-		opts = append(opts, smtptest.WithSTARTTLS())
-	}
-	srv, err := smtptest.Start(opts...)
+	srv, err := devmail.Start(devmail.Config{
+		SMTPPort: cfg.smtpPort, HTTPPort: cfg.httpPort, Dir: cfg.dir, StartTLS: cfg.startTLS, Log: os.Stderr,
+	})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Close() }()
-
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.httpPort))
-	if err != nil {
-		return fmt.Errorf("web view: %w", err)
-	}
-	web := &http.Server{Handler: box.handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- web.Serve(l) }()
-
-	fmt.Fprintf(out, "smtp: %s\n", srv.Addr())
+	fmt.Fprintf(out, "smtp: %s\n", srv.SMTPAddr())
 	if cfg.startTLS {
 		fmt.Fprintf(out, "ca file: %s\n", srv.CAFile())
 	}
-	fmt.Fprintf(out, "mail dir: %s\n", dir)
-	fmt.Fprintf(out, "web: http://%s/\n", l.Addr())
+	fmt.Fprintf(out, "mail dir: %s\n", srv.Dir)
+	fmt.Fprintf(out, "web: %s\n", srv.WebURL())
 
 	select {
 	case <-ctx.Done():
-	case err := <-served:
+		return srv.Close()
+	case err := <-srv.Failed():
+		_ = srv.Close()
 		return fmt.Errorf("web view: %w", err)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = web.Shutdown(shutdownCtx)
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return errors.Join(err, srv.Close(), box.err())
-}
-
-// emlName is the file a message is written to: its number and arrival time, so that
-// `ls` lists the mails in order.
-func emlName(n int, at time.Time) string {
-	return fmt.Sprintf("%04d-%s.eml", n, at.UTC().Format("20060102T150405Z"))
-}
-
-func writeEML(dir string, n int, m smtptest.Message) (string, error) {
-	path := filepath.Join(dir, emlName(n, m.ReceivedAt))
-	return path, os.WriteFile(path, m.Raw, 0o644)
 }

@@ -1,6 +1,7 @@
-package main
+package devmail
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +20,14 @@ type mailbox struct {
 	dir string
 
 	mu       sync.Mutex
-	mails    []entry
+	mails    []Mail
 	writeErr error
+	// arrived is closed, and replaced, whenever a mail arrives, so waiters need no polling.
+	arrived chan struct{}
 }
 
-type entry struct {
+// Mail is one received mail, as the web view and its JSON API (/api/mails) show it.
+type Mail struct {
 	N       int       `json:"n"`
 	At      time.Time `json:"receivedAt"`
 	From    string    `json:"from"`
@@ -36,7 +40,7 @@ type entry struct {
 	raw     []byte
 }
 
-func newMailbox(dir string) *mailbox { return &mailbox{dir: dir} }
+func newMailbox(dir string) *mailbox { return &mailbox{dir: dir, arrived: make(chan struct{})} }
 
 var linkRe = regexp.MustCompile(`https?://[^\s<>"]+`)
 
@@ -49,10 +53,33 @@ func (b *mailbox) add(m smtptest.Message) {
 		b.writeErr = errors.Join(b.writeErr, err)
 		file = ""
 	}
-	b.mails = append(b.mails, entry{
+	b.mails = append(b.mails, Mail{
 		N: n, At: m.ReceivedAt, From: m.EnvelopeFrom, To: m.EnvelopeTo, Subject: m.Subject,
 		Text: m.Text, Links: linkRe.FindAllString(m.Text, -1), File: file, html: m.HTML, raw: m.Raw,
 	})
+	close(b.arrived)
+	b.arrived = make(chan struct{})
+}
+
+// waitFor returns the oldest mail that matches, waiting for arrivals until ctx ends.
+func (b *mailbox) waitFor(ctx context.Context, match func(Mail) bool) (Mail, error) {
+	seen := 0
+	for {
+		b.mu.Lock()
+		fresh, arrived := b.mails[seen:], b.arrived
+		seen = len(b.mails)
+		b.mu.Unlock()
+		for _, m := range fresh {
+			if match(m) {
+				return m, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Mail{}, ctx.Err()
+		case <-arrived:
+		}
+	}
 }
 
 func (b *mailbox) err() error {
@@ -61,20 +88,20 @@ func (b *mailbox) err() error {
 	return b.writeErr
 }
 
-func (b *mailbox) get(n int) (entry, bool) {
+func (b *mailbox) get(n int) (Mail, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if n < 1 || n > len(b.mails) {
-		return entry{}, false
+		return Mail{}, false
 	}
 	return b.mails[n-1], true
 }
 
 // newestFirst returns a copy of the list, newest first.
-func (b *mailbox) newestFirst() []entry {
+func (b *mailbox) newestFirst() []Mail {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]entry, 0, len(b.mails))
+	out := make([]Mail, 0, len(b.mails))
 	for i := len(b.mails) - 1; i >= 0; i-- {
 		out = append(out, b.mails[i])
 	}
@@ -115,7 +142,7 @@ func (b *mailbox) handler() http.Handler {
 			return
 		}
 		render(w, "mail", struct {
-			entry
+			Mail
 			HasHTML bool
 		}{e, e.html != ""})
 	})
@@ -136,11 +163,11 @@ func (b *mailbox) handler() http.Handler {
 	return mux
 }
 
-func (b *mailbox) lookup(w http.ResponseWriter, r *http.Request) (entry, bool) {
+func (b *mailbox) lookup(w http.ResponseWriter, r *http.Request) (Mail, bool) {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil {
 		http.NotFound(w, r)
-		return entry{}, false
+		return Mail{}, false
 	}
 	e, ok := b.get(n)
 	if !ok {

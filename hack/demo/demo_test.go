@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterops/staff-operator/internal/testenv"
+)
+
+// TestDemoCheck runs make demo's whole flow without a person, as `go run ./hack/demo -check`
+// does: samples applied, the link from the caught mail opened and the password set over
+// HTTP, ldapwhoami succeeds, the member is deactivated, ldapwhoami fails. It runs on free
+// ports with its state in a temporary directory, so it runs beside a demo and other tests.
+func TestDemoCheck(t *testing.T) {
+	quietControllerRuntime()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := defaultOptions()
+	dir := t.TempDir()
+	o.check, o.freePorts, o.root, o.stateDir, o.managerBin = true, true, root, dir, filepath.Join(dir, "manager")
+	o.out = t.Output()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing but the log may stay behind: the kubeconfig and the LDAP password name a
+	// server that is gone.
+	for _, f := range []string{"kubeconfig", "ldap-password"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after the demo stopped (%v)", f, err)
+		}
+	}
+}
+
+// The printed commands must mean, to a shell, exactly the arguments the check runs.
+func TestShellLine(t *testing.T) {
+	for _, argv := range [][]string{
+		deactivateCommand(),
+		slices.Concat(whoamiCommand("ldap://127.0.0.1:3899", "uid=a b,ou=people,dc=example,dc=test"), []string{"-W"}),
+		{"echo", "it's", "", "$HOME", "a\\b", `"q"`},
+	} {
+		line := shellLine(argv)
+		out, err := exec.Command("sh", "-c", "set -- "+line+`; for a in "$@"; do printf '[%s]' "$a"; done`).Output()
+		if err != nil {
+			t.Fatalf("sh -c %q: %v", line, err)
+		}
+		want := "[" + strings.Join(argv, "][") + "]"
+		if string(out) != want {
+			t.Errorf("%s\nmeans %s to sh, want %s", line, out, want)
+		}
+	}
+}
+
+// The copy of the configuration keeps everything but the ports and the secret files.
+func TestWriteConfigCopy(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, err := writeConfigCopy(filepath.Join(root, "config/local/config.yaml"), dir, freeAddrs{ldap: 1, smtp: 2, web: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := readSettings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.ldapPort != 1 || set.Mail.SMTP.Port != 2 || set.Web.Listen != "127.0.0.1:3" || set.Web.PublicURL != "http://127.0.0.1:3" ||
+		set.Directory.LDAP.BindPasswordFile != filepath.Join(dir, "ldap-password") || set.Invitations.TokenKeyFile != filepath.Join(dir, "token-key") ||
+		set.Directory.LDAP.BindDN != "cn=admin,dc=example,dc=test" {
+		t.Errorf("copy reads as %+v", set)
+	}
+}
