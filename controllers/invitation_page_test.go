@@ -235,6 +235,52 @@ func TestConcurrentSubmitsAcceptOnce(t *testing.T) {
 	}
 }
 
+// TestReplicasShareLinks: a second replica, which runs no controller (it does not hold the
+// lease), serves the page too. A form loaded from one replica is accepted by the other, and
+// submits spread over both replicas accept once.
+func TestReplicasShareLinks(t *testing.T) {
+	lots := web.Limit{Events: 1000, Per: time.Minute}
+	op := startOperator(t, func(o *operatorOptions) { o.page.ClientLimit, o.page.LinkLimit = lots, lots })
+	replica := op.startPageReplica(web.Options{ClientLimit: lots, LinkLimit: lots})
+	op.create(newMember("rex", op.email("rex")))
+	form := op.openForm(t, tokenIn(t, waitMails(t, op.email("rex"), 1)[0]))
+	fromReplica := replica.openForm(t, form.token)
+	if fromReplica.csrf != form.csrf {
+		t.Error("the replicas put different CSRF values in the same link's form")
+	}
+
+	const n = 20
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		page := op
+		if i%2 == 1 {
+			page = replica
+		}
+		wg.Go(func() {
+			<-start
+			statuses[i] = form.submit(t, page, fmt.Sprintf("%s %02d", goodPassword, i)).status
+		})
+	}
+	close(start)
+	wg.Wait()
+	accepted := 0
+	for i, status := range statuses {
+		switch status {
+		case http.StatusOK:
+			accepted++
+		case http.StatusNotFound:
+		default:
+			t.Errorf("submit %d: %d", i, status)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d submits were accepted over two replicas, want exactly 1", accepted)
+	}
+	op.waitMember("rex", "active", func(m *staffv1alpha1.StaffMember) bool { return m.Status.Phase == staffv1alpha1.StaffMemberActive })
+}
+
 // TestRateLimitsAnswer429: five tries per link, then 429 until the bucket refills by the
 // page's clock; ten POSTs a minute per client.
 func TestRateLimitsAnswer429(t *testing.T) {

@@ -222,6 +222,47 @@ func (op *operator) servePage(mgr ctrl.Manager, o web.Options) *web.Server {
 	return &web.Server{Listener: ln, Handler: h, Log: o.Log}
 }
 
+// startPageReplica starts a second manager for the test's namespace that serves only the
+// invitation page, as a replica without the leader lease does, with its own cache and
+// directory connection. It returns an operator whose page helpers talk to that replica.
+func (op *operator) startPageReplica(o web.Options) *operator {
+	op.t.Helper()
+	t := op.t
+	dir, err := ldap.New(ldap.Config{
+		URL: slapd.URL, BindDN: slapd.AdminDN, BindPassword: slapd.AdminPassword, BaseDN: slapd.BaseDN,
+		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{op.ns: {}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := &operator{t: t, ns: op.ns, directory: dir, clock: op.clock, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	replica.cancel = cancel
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(replica.servePage(mgr, o)); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(replica.done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("replica manager: %v", err)
+		}
+	}()
+	t.Cleanup(replica.stop)
+	return replica
+}
+
 // stop stops the manager and waits until it has stopped; a second call does nothing.
 func (op *operator) stop() {
 	op.stopOnce.Do(func() {
