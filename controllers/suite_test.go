@@ -146,14 +146,7 @@ func defaultSender(t *testing.T) mail.Sender {
 func runOperator(t *testing.T, o operatorOptions) *operator {
 	t.Helper()
 	op := &operator{t: t, ns: o.namespace, clock: o.clock, apiWrites: &atomic.Int64{}, done: make(chan struct{})}
-	var err error
-	op.directory, err = ldap.New(ldap.Config{
-		URL: o.ldap.URL, BindDN: o.ldap.AdminDN, BindPassword: o.ldap.AdminPassword, BaseDN: o.ldap.BaseDN,
-		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	op.directory = directoryClient(t, o.ldap)
 	templates, err := mail.LoadTemplates("")
 	if err != nil {
 		t.Fatal(err)
@@ -165,16 +158,7 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(countWrites(op.apiWrites))
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{o.namespace: {}}},
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newManager(t, cfg, o.namespace)
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
 	page := op.servePage(mgr, o.page)
@@ -200,6 +184,36 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	}()
 	t.Cleanup(op.stop)
 	return op
+}
+
+// newManager makes a manager whose cache holds one namespace, with no metrics or probe
+// listeners.
+func newManager(t *testing.T, cfg *rest.Config, namespace string) ctrl.Manager {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// directoryClient connects to a test slapd as its administrator, as the manager does.
+func directoryClient(t *testing.T, server *ldaptest.Server) *ldap.Client {
+	t.Helper()
+	c, err := ldap.New(ldap.Config{
+		URL: server.URL, BindDN: server.AdminDN, BindPassword: server.AdminPassword, BaseDN: server.BaseDN,
+		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // servePage builds the invitation page as the manager does, on a loopback port of its own,
@@ -228,23 +242,8 @@ func (op *operator) servePage(mgr ctrl.Manager, o web.Options) *web.Server {
 func (op *operator) startPageReplica(o web.Options) *operator {
 	op.t.Helper()
 	t := op.t
-	dir, err := ldap.New(ldap.Config{
-		URL: slapd.URL, BindDN: slapd.AdminDN, BindPassword: slapd.AdminPassword, BaseDN: slapd.BaseDN,
-		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{op.ns: {}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	replica := &operator{t: t, ns: op.ns, directory: dir, clock: op.clock, done: make(chan struct{})}
+	mgr := newManager(t, env.Config, op.ns)
+	replica := &operator{t: t, ns: op.ns, directory: directoryClient(t, slapd), clock: op.clock, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	replica.cancel = cancel
 	if err := SetupIndexes(ctx, mgr); err != nil {

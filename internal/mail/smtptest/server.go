@@ -22,6 +22,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/rosterops/staff-operator/internal/testcert"
 )
 
 // Options configure a Server; set them with the Option functions.
@@ -127,10 +128,15 @@ func Start(opts ...Option) (*Server, error) {
 
 	var tlsConfig *tls.Config
 	if o.StartTLS || o.ImplicitTLS {
-		cert, caPEM, err := selfSignedCert()
+		self, err := testcert.New("smtptest")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("smtptest: %w", err)
 		}
+		cert, err := self.TLSCertificate()
+		if err != nil {
+			return nil, fmt.Errorf("smtptest: %w", err)
+		}
+		caPEM := self.CertPEM
 		s.caPEM = caPEM
 		if s.tmpDir, err = os.MkdirTemp("", "smtptest-"); err != nil {
 			return nil, fmt.Errorf("smtptest: %w", err)
