@@ -55,7 +55,7 @@ control-plane: ## Build etcd, kube-apiserver and kubectl from source into bin/ (
 	hack/build-control-plane.sh
 
 .PHONY: packages
-packages: ## Install the Debian packages the tests run for real (slapd, ldap-utils) when missing.
+packages: ## Install the Debian packages the tests run for real (slapd, ldap-utils, chromium) when missing.
 	hack/install-packages.sh
 
 # The demo is built and then run, not `go run`: Ctrl-C then reaches the demo itself, which
