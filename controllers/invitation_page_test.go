@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
 	"github.com/rosterops/staff-operator/internal/web"
@@ -381,6 +382,52 @@ func TestDirectoryFailureKeepsTheLinkUsable(t *testing.T) {
 	if err := bindTo(own, m.Status.AccountID, goodPassword); err != nil {
 		t.Errorf("sign-in: %v", err)
 	}
+}
+
+// TestDeactivationDuringSubmitStaysLocked: the member is deactivated, and the account locked
+// by its reconciler, at the worst moment: after the page set the password and before it
+// cleared lockouts. The account must end locked and the page must not say it is ready.
+func TestDeactivationDuringSubmitStaysLocked(t *testing.T) {
+	var op *operator
+	var once sync.Once
+	op = startOperator(t, func(o *operatorOptions) {
+		o.pageDirectory = func(d directory.Backend) directory.Backend {
+			return beforeUnlock{Backend: d, hook: func() {
+				once.Do(func() {
+					op.deactivate("dee")
+					op.waitMember("dee", "deactivated", func(m *staffv1alpha1.StaffMember) bool {
+						return m.Status.Phase == staffv1alpha1.StaffMemberDeactivated
+					})
+				})
+			}}
+		}
+	})
+	op.create(newMember("dee", op.email("dee")))
+	form := op.openForm(t, tokenIn(t, waitMails(t, op.email("dee"), 1)[0]))
+
+	if res := form.submit(t, op, goodPassword); res.status != http.StatusNotFound {
+		t.Errorf("a submit that lost to a deactivation: %d, want the dead-link page", res.status)
+	}
+	m := op.member("dee")
+	if err := bind(m.Status.AccountID, goodPassword); err == nil {
+		t.Fatal("the deactivated account signs in")
+	}
+	facts, err := op.directory.SignInFacts(context.Background(), accountKey(m))
+	if err != nil || !facts.Locked || facts.LockReason != directory.LockAdministrative {
+		t.Errorf("sign-in facts %+v (%v), want locked by an administrator", facts, err)
+	}
+	op.waitInvitation("dee", "revoked", func(i *staffv1alpha1.Invitation) bool { return i.Status.Phase == staffv1alpha1.InvitationRevoked })
+}
+
+// beforeUnlock runs hook before the directory clears lockouts.
+type beforeUnlock struct {
+	directory.Backend
+	hook func()
+}
+
+func (b beforeUnlock) UnlockAccount(ctx context.Context, key directory.AccountKey) (bool, error) {
+	b.hook()
+	return b.Backend.UnlockAccount(ctx, key)
 }
 
 // TestAbandonedClaimIsReleased: a replica that claimed a link and stopped leaves the link dead

@@ -104,8 +104,35 @@ func (s *InvitationStore) Redeem(ctx context.Context, tokenHash, password string
 		}
 		return err
 	}
+	if err := s.relockIfDeactivated(ctx, m); err != nil {
+		s.release(ctx, inv)
+		return err
+	}
 	s.accept(ctx, inv)
 	return nil
+}
+
+// relockIfDeactivated closes the race with an offboarding. A deactivation that reached the API
+// server while the password was being set may have been carried out (locked) just before the
+// unlock above undid it, and nothing would lock the account again until the next resync.
+// Reading the member again after the directory writes, and locking when it is deactivated,
+// leaves the account locked whichever came first; a deactivation after this read is carried
+// out by the member's reconciler after the unlock. The answer is then ErrInvalidLink.
+func (s *InvitationStore) relockIfDeactivated(ctx context.Context, m *staffv1alpha1.StaffMember) error {
+	var now staffv1alpha1.StaffMember
+	err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(m), &now)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read the invited member again: %w", err)
+	}
+	if err == nil && !wantLocked(&now) && now.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	// A member deleted meanwhile is locked too: its finalizer may have locked the account
+	// before the unlock (deletionPolicy Deactivate). An account already removed is fine.
+	if _, err := s.Directory.LockAccount(ctx, accountKey(m)); err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return fmt.Errorf("lock %s again after a deactivation: %w", accountKey(m), err)
+	}
+	return web.ErrInvalidLink
 }
 
 // find returns the Invitation whose live token has this hash, from the cache's index.

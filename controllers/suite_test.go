@@ -113,6 +113,8 @@ type operatorOptions struct {
 	clock     *clocktesting.FakeClock
 	// page holds the invitation page's rate limits; the rest is filled in by runOperator.
 	page web.Options
+	// pageDirectory, when set, wraps the directory the invitation page's Store writes to.
+	pageDirectory func(directory.Backend) directory.Backend
 }
 
 // startOperator starts a manager for a new namespace and stops it when the test ends.
@@ -161,7 +163,11 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	mgr := newManager(t, cfg, o.namespace)
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
-	page := op.servePage(mgr, o.page)
+	var pageDir directory.Backend = op.directory
+	if o.pageDirectory != nil {
+		pageDir = o.pageDirectory(pageDir)
+	}
+	page := op.servePage(mgr, o.page, pageDir)
 	op.resync, err = Setup(ctx, mgr, Options{
 		Directory: op.directory, Sender: o.sender, Templates: templates,
 		From:   mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"},
@@ -218,14 +224,14 @@ func directoryClient(t *testing.T, server *ldaptest.Server) *ldap.Client {
 
 // servePage builds the invitation page as the manager does, on a loopback port of its own,
 // with the test's clock.
-func (op *operator) servePage(mgr ctrl.Manager, o web.Options) *web.Server {
+func (op *operator) servePage(mgr ctrl.Manager, o web.Options, dir directory.Backend) *web.Server {
 	op.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		op.t.Fatal(err)
 	}
 	op.pageURL = "http://" + ln.Addr().String()
-	o.Store = NewInvitationStore(mgr, op.directory, op.clock)
+	o.Store = NewInvitationStore(mgr, dir, op.clock)
 	o.Now = op.clock.Now
 	o.CSRFKey = web.CSRFKeyFrom(testTokenKey)
 	o.Log = mgr.GetLogger().WithName("invitation-page")
@@ -249,7 +255,7 @@ func (op *operator) startPageReplica(o web.Options) *operator {
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
-	if err := mgr.Add(replica.servePage(mgr, o)); err != nil {
+	if err := mgr.Add(replica.servePage(mgr, o, replica.directory)); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
