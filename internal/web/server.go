@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -103,10 +104,11 @@ func (s *Server) listen(ctx context.Context) (net.Listener, error) {
 	return tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}), nil
 }
 
-// logWriter sends net/http's own complaints (TLS handshake errors, panics) to the logger.
+// logWriter sends net/http's own complaints (TLS handshake errors, panics in handlers) to the
+// logger, at V(1): on a public page most are scanners' broken handshakes.
 type logWriter struct{ log logr.Logger }
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.log.Info(string(p))
+	w.log.V(1).Info(strings.TrimSuffix(string(p), "\n"), "source", "net/http")
 	return len(p), nil
 }
