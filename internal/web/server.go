@@ -104,11 +104,16 @@ func (s *Server) listen(ctx context.Context) (net.Listener, error) {
 	return tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: watcher.GetCertificate}), nil
 }
 
-// logWriter sends net/http's own complaints (TLS handshake errors, panics in handlers) to the
-// logger, at V(1): on a public page most are scanners' broken handshakes.
+// logWriter sends net/http's own complaints to the logger: a panic in a handler as an error,
+// the rest (on a public page mostly scanners' broken TLS handshakes) at V(1).
 type logWriter struct{ log logr.Logger }
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.log.V(1).Info(strings.TrimSuffix(string(p), "\n"), "source", "net/http")
+	msg := strings.TrimSuffix(string(p), "\n")
+	if strings.HasPrefix(msg, "http: panic") {
+		w.log.Error(nil, msg, "source", "net/http")
+	} else {
+		w.log.V(1).Info(msg, "source", "net/http")
+	}
 	return len(p), nil
 }
