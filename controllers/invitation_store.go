@@ -189,13 +189,14 @@ func (s *InvitationStore) claim(ctx context.Context, tokenHash string) (*staffv1
 		}
 		claimed := inv.DeepCopy()
 		now := metav1.NewTime(s.Clock.Now())
-		claimed.Status.ClaimedAt = &now
-		err = s.Client.Status().Update(ctx, claimed)
-		if err == nil {
+		err = s.patchStatus(ctx, claimed, func(st *staffv1alpha1.InvitationStatus) { st.ClaimedAt = &now })
+		switch {
+		case err == nil:
 			return claimed, m, nil
-		}
-		if !apierrors.IsConflict(err) {
-			return nil, nil, fmt.Errorf("claim invitation %s/%s: %w", inv.Namespace, inv.Name, client.IgnoreNotFound(err))
+		case apierrors.IsNotFound(err):
+			return nil, nil, web.ErrInvalidLink
+		case !apierrors.IsConflict(err):
+			return nil, nil, fmt.Errorf("claim invitation %s/%s: %w", inv.Namespace, inv.Name, err)
 		}
 		inv = &staffv1alpha1.Invitation{}
 		if err := s.APIReader.Get(ctx, client.ObjectKeyFromObject(claimed), inv); err != nil {
@@ -281,13 +282,20 @@ func (s *InvitationStore) updateClaimed(ctx context.Context, inv *staffv1alpha1.
 		if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt == nil || !st.ClaimedAt.Equal(claimedAt) {
 			return errClaimGone
 		}
-		change(st)
-		err := s.Client.Status().Update(ctx, inv)
+		err := s.patchStatus(ctx, inv, change)
 		if apierrors.IsNotFound(err) {
 			return errClaimGone
 		}
 		return err
 	})
+}
+
+// patchStatus applies change to the Invitation's status with a patch that carries the
+// resourceVersion it was read at: it fails with a conflict when anyone wrote in between.
+func (s *InvitationStore) patchStatus(ctx context.Context, inv *staffv1alpha1.Invitation, change func(*staffv1alpha1.InvitationStatus)) error {
+	before := inv.DeepCopy()
+	change(&inv.Status)
+	return s.Client.Status().Patch(ctx, inv, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 func purposeOf(inv *staffv1alpha1.Invitation) staffv1alpha1.InvitationPurpose {
