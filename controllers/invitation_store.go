@@ -173,7 +173,7 @@ func (s *InvitationStore) liveMember(ctx context.Context, r client.Reader, inv *
 	return &m, nil
 }
 
-// claim marks the link as being redeemed with a status update that carries the
+// claim marks the link as being redeemed with a status patch that carries the
 // resourceVersion it was read at: of concurrent claims, on any replica, the API server lets one
 // through and answers the others with a conflict. A loser reads the Invitation again from the
 // API server; the winner's claim makes it dead there.
