@@ -149,10 +149,13 @@ type Profile struct {
 
 // ProviderCredentials describe a clinician who sees patients.
 type ProviderCredentials struct {
-	// NPI is the 10-digit US National Provider Identifier.
+	// NPI is the 10-digit US National Provider Identifier. Its last digit is a Luhn check digit
+	// over the prefix 80840 and the first nine digits (CMS), so a mistyped NPI is refused at
+	// admission; the prefix adds a constant 24 to the sum.
 	// +optional
 	// +kubebuilder:validation:MaxLength=10
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{10}$')",message="npi must be exactly 10 digits"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{10}$') || (24 + [0, 2, 4, 6, 8].map(i, int(self.substring(i, i + 1)) * 2).map(d, d > 9 ? d - 9 : d).sum() + [1, 3, 5, 7, 9].map(i, int(self.substring(i, i + 1))).sum()) % 10 == 0",message="npi check digit does not match: the number is mistyped (check it in the NPPES registry)"
 	NPI string `json:"npi,omitempty"`
 
 	// TaxonomyCode is the NUCC health care provider taxonomy code, such as 207Q00000X.

@@ -110,6 +110,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		// StaffMember: provider credentials.
 		{"NPI of 9 digits", "StaffMember", `{"spec":{"providerCredentials":{"npi":"123456789"}}}`, "npi must be exactly 10 digits"},
 		{"NPI with letters", "StaffMember", `{"spec":{"providerCredentials":{"npi":"12345abcde"}}}`, "npi must be exactly 10 digits"},
+		{"NPI with a wrong check digit", "StaffMember", `{"spec":{"providerCredentials":{"npi":"1234567890"}}}`, "npi check digit does not match"},
+		{"NPI with two digits swapped", "StaffMember", `{"spec":{"providerCredentials":{"npi":"1243567893"}}}`, "npi check digit does not match"},
 		{"taxonomy code in lower case", "StaffMember", `{"spec":{"providerCredentials":{"taxonomyCode":"207q00000x"}}}`, "taxonomyCode must be a 10-character NUCC code such as 207Q00000X"},
 		{"taxonomy code without X", "StaffMember", `{"spec":{"providerCredentials":{"taxonomyCode":"207Q000000"}}}`, "taxonomyCode must be a 10-character NUCC code"},
 		{"capacity zero", "StaffMember", `{"spec":{"providerCredentials":{"capacity":0}}}`, "spec.providerCredentials.capacity: Invalid value: 0: spec.providerCredentials.capacity in body should be greater than or equal to 1"},
