@@ -3,10 +3,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"time"
 	_ "time/tzdata" // Location time zones resolve without the host's zone database.
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -111,12 +114,29 @@ func run(opts options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("add readiness check: %w", err)
 	}
+	// Every replica serves the invitation page from its cache: it is ready for visitors only
+	// once the cache has synced.
+	if err := mgr.AddReadyzCheck("cache-synced", cacheSynced(mgr)); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
 
 	setupLog.Info("starting manager", "config", opts.configFile, "resyncPeriod", cfg.ResyncPeriod.Duration)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// cacheSynced reports whether the manager's cache has synced, without waiting for it.
+func cacheSynced(mgr ctrl.Manager) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("the cache has not synced yet")
+		}
+		return nil
+	}
 }
 
 // errorLines flattens joined errors into one line each.
