@@ -182,14 +182,19 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	if err := mgr.Add(page); err != nil {
 		t.Fatal(err)
 	}
+	op.run(ctx, mgr)
+	return op
+}
+
+// run starts the manager in the background and stops it when the test ends.
+func (op *operator) run(ctx context.Context, mgr ctrl.Manager) {
 	go func() {
 		defer close(op.done)
 		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
+			op.t.Errorf("manager: %v", err)
 		}
 	}()
-	t.Cleanup(op.stop)
-	return op
+	op.t.Cleanup(op.stop)
 }
 
 // newManager makes a manager whose cache holds one namespace, with no metrics or probe
@@ -258,13 +263,7 @@ func (op *operator) startPageReplica(o web.Options) *operator {
 	if err := mgr.Add(replica.servePage(mgr, o, replica.directory)); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		defer close(replica.done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("replica manager: %v", err)
-		}
-	}()
-	t.Cleanup(replica.stop)
+	replica.run(ctx, mgr)
 	return replica
 }
 
