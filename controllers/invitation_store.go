@@ -82,7 +82,7 @@ func (s *InvitationStore) Lookup(ctx context.Context, tokenHash string) (web.Inv
 		Email:     inv.Status.Email,
 		ExpiresAt: inv.Status.ExpiresAt.Time,
 		TimeZone:  primaryTimeZone(ctx, s.Client, m),
-		Purpose:   web.Purpose(purposeOf(inv)),
+		Purpose:   web.Purpose(inv.Spec.Purpose),
 	}, nil
 }
 
@@ -248,7 +248,7 @@ func (s *InvitationStore) accept(ctx context.Context, inv *staffv1alpha1.Invitat
 	}
 	countFinished(staffv1alpha1.InvitationSent, staffv1alpha1.InvitationAccepted)
 	s.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonAccepted, "SetPassword",
-		"The invitee set a password through the %s link", purposeOf(inv))
+		"The invitee set a password through the %s link", inv.Spec.Purpose)
 }
 
 // release gives up a claim after a failure, so the same link can be used again.
@@ -296,11 +296,4 @@ func (s *InvitationStore) patchStatus(ctx context.Context, inv *staffv1alpha1.In
 	before := inv.DeepCopy()
 	change(&inv.Status)
 	return s.Client.Status().Patch(ctx, inv, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-}
-
-func purposeOf(inv *staffv1alpha1.Invitation) staffv1alpha1.InvitationPurpose {
-	if inv.Spec.Purpose == "" {
-		return staffv1alpha1.PurposeInvitation
-	}
-	return inv.Spec.Purpose
 }

@@ -36,7 +36,7 @@ func (r *StaffMemberReconciler) memberInvitations(ctx context.Context, m *staffv
 	}
 	var out []staffv1alpha1.Invitation
 	for _, inv := range all {
-		if inv.Spec.Purpose == purpose || (purpose == staffv1alpha1.PurposeInvitation && inv.Spec.Purpose == "") {
+		if inv.Spec.Purpose == purpose { // defaulted to Invitation at admission
 			out = append(out, inv)
 		}
 	}
