@@ -101,7 +101,7 @@ func run(opts options) error {
 	if _, err := controllers.Setup(ctx, mgr, reconcilers); err != nil {
 		return err
 	}
-	page, err := invitationPage(cfg, mgr, reconcilers.Directory)
+	page, err := invitationPage(cfg, mgr, reconcilers)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rosterops/staff-operator/controllers"
 	"github.com/rosterops/staff-operator/internal/config"
-	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldap"
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
@@ -64,11 +63,12 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 }
 
 // invitationPage builds the invitation page's server: the handler over the controllers' Store,
-// on web.listen, run by the manager on every replica.
-func invitationPage(cfg *config.Config, mgr ctrl.Manager, dir directory.Backend) (*web.Server, error) {
+// with the reconcilers' directory and clock, on web.listen, run by the manager on every replica.
+func invitationPage(cfg *config.Config, mgr ctrl.Manager, reconcilers controllers.Options) (*web.Server, error) {
 	log := ctrl.Log.WithName("invitation-page")
 	h, err := web.NewHandler(web.Options{
-		Store:             controllers.NewInvitationStore(mgr, dir, clock.RealClock{}),
+		Store:             controllers.NewInvitationStore(mgr, reconcilers.Directory, reconcilers.Clock),
+		Now:               reconcilers.Clock.Now,
 		MinPasswordLength: cfg.Web.MinPasswordLength,
 		SignInURL:         cfg.Web.SignInURL,
 		TrustForwardedFor: cfg.Web.TrustForwardedFor,
