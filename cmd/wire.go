@@ -53,12 +53,14 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		return controllers.Options{}, fmt.Errorf("invitations.tokenKeyFile: %w", err)
 	}
 	return controllers.Options{
-		Directory: dir, Sender: sender, Templates: templates, From: from, Tokens: tokens,
-		Clock:            clock.RealClock{},
-		PublicURL:        cfg.Web.PublicURL,
-		DefaultTTL:       cfg.Invitations.DefaultTTL.Duration,
-		PasswordResetTTL: cfg.Invitations.PasswordResetTTL.Duration,
-		ResyncPeriod:     cfg.ResyncPeriod.Duration,
+		Directory: dir, Tokens: tokens,
+		Mail:                    controllers.Mailer{Sender: sender, Templates: templates, From: from, Contact: cfg.Mail.Contact},
+		Clock:                   clock.RealClock{},
+		PublicURL:               cfg.Web.PublicURL,
+		DefaultTTL:              cfg.Invitations.DefaultTTL.Duration,
+		PasswordResetTTL:        cfg.Invitations.PasswordResetTTL.Duration,
+		EmailChangeNoticeWindow: cfg.Invitations.EmailChangeNoticeWindow.Duration,
+		ResyncPeriod:            cfg.ResyncPeriod.Duration,
 	}, nil
 }
 
@@ -67,7 +69,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 func invitationPage(cfg *config.Config, mgr ctrl.Manager, reconcilers controllers.Options) (*web.Server, error) {
 	log := ctrl.Log.WithName("invitation-page")
 	h, err := web.NewHandler(web.Options{
-		Store:             controllers.NewInvitationStore(mgr, reconcilers.Directory, reconcilers.Clock),
+		Store:             controllers.NewInvitationStore(mgr, reconcilers.Directory, reconcilers.Tokens, reconcilers.Clock),
 		Now:               reconcilers.Clock.Now,
 		MinPasswordLength: cfg.Web.MinPasswordLength,
 		SignInURL:         cfg.Web.SignInURL,

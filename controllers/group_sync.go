@@ -86,7 +86,9 @@ func (g groupSync) finalize(ctx context.Context, obj client.Object, key director
 }
 
 // groupMembers lists the accounts that belong in a group: the StaffMembers of the namespace found
-// under any of values in the field index, whose accounts exist, sorted.
+// under any of values in the field index, whose accounts exist, sorted. Deactivated members and
+// members being deleted hold no group: applications that authorize by group membership, without
+// a bind, must not grant them anything.
 func groupMembers(ctx context.Context, c client.Reader, namespace, index string, values ...string) ([]directory.AccountKey, error) {
 	var keys []directory.AccountKey
 	for _, v := range values {
@@ -96,7 +98,7 @@ func groupMembers(ctx context.Context, c client.Reader, namespace, index string,
 		}
 		for i := range list.Items {
 			m := &list.Items[i]
-			if m.DeletionTimestamp.IsZero() && m.Status.AccountID != "" {
+			if m.DeletionTimestamp.IsZero() && !wantLocked(m) && m.Status.AccountID != "" {
 				keys = append(keys, accountKey(m))
 			}
 		}

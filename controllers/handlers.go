@@ -19,7 +19,8 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 // referencedBy maps a StaffMember event to the objects of its namespace named by refs: the
 // Roles or Locations whose groups it belongs in. An update enqueues the names of both the old
 // and the new member, so that a group the member leaves is written too, and only when
-// membership can have changed: the references, whether the account exists, or deletion.
+// membership can have changed: the references, whether the account exists, deactivation or
+// deletion.
 func referencedBy(refs func(context.Context, *staffv1alpha1.StaffMember) []string) handler.EventHandler {
 	enqueue := func(ctx context.Context, q queue, objs ...client.Object) {
 		for _, o := range objs {
@@ -50,5 +51,6 @@ func referencedBy(refs func(context.Context, *staffv1alpha1.StaffMember) []strin
 func membershipChanged(ctx context.Context, old, cur *staffv1alpha1.StaffMember, refs func(context.Context, *staffv1alpha1.StaffMember) []string) bool {
 	return old.Status.AccountID != cur.Status.AccountID ||
 		old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
+		wantLocked(old) != wantLocked(cur) ||
 		!slices.Equal(refs(ctx, old), refs(ctx, cur))
 }

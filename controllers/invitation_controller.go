@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
-	"github.com/rosterops/staff-operator/internal/mail"
 )
 
 // InvitationReconciler issues an Invitation's links and mails them: it records each attempt
@@ -29,15 +28,16 @@ type InvitationReconciler struct {
 	// APIReader reads past the cache: a send must know for sure whether its attempt was
 	// already accepted by the mail server.
 	APIReader client.Reader
-	Sender    mail.Sender
-	Templates *mail.Templates
-	From      mail.Address
+	Mail      Mailer
 	Tokens    TokenIssuer
 	Clock     clock.PassiveClock
 	// DefaultTTL is the lifetime of a link when the Invitation does not set one.
 	DefaultTTL time.Duration
 	// PublicURL is where invitees reach the invitation page; links start with it.
 	PublicURL string
+	// EmailChangeNoticeWindow: a password reset mailed within this time after an email change
+	// is announced to the previous address too.
+	EmailChangeNoticeWindow time.Duration
 
 	recorder recorder.EventRecorder
 }
@@ -180,10 +180,23 @@ func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv
 		return "the StaffMember is being deleted", nil
 	case wantLocked(m):
 		return "the StaffMember was deactivated", nil
+	case createdForAnother(inv, m):
+		return "it was created for an earlier StaffMember named " + m.Name + ", which was deleted", nil
 	case inv.Status.Email != "" && inv.Status.Email != m.Spec.Email:
 		return "the StaffMember's email changed; the new address gets its own invitation", nil
+	case inv.Spec.Purpose == staffv1alpha1.PurposeInvitation && m.Status.PasswordSetAt != nil && inv.Status.ClaimedAt == nil:
+		// A claim is the page setting the password through this very link: it ends Accepted.
+		return "the account got a password another way (a password reset or an administrator); the invitation is not needed", nil
 	}
 	return r.supersededBy(ctx, inv)
+}
+
+// createdForAnother reports whether the operator created the Invitation for another object
+// than m: an earlier StaffMember of the same name, deleted since. Its link belongs to the
+// person that member was, never to the person m is.
+func createdForAnother(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) bool {
+	owner := metav1.GetControllerOf(inv)
+	return owner != nil && owner.Kind == "StaffMember" && owner.UID != m.UID
 }
 
 // supersededBy keeps one live Invitation per member and purpose: the oldest invitation (the one

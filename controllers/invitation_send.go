@@ -24,8 +24,8 @@ import (
 func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, why string) (ctrl.Result, error) {
 	st := &inv.Status
 	st.Attempt++
-	st.TokenHash = web.TokenHash(r.Tokens.Token(inv.UID, st.Attempt))
 	st.Email = m.Spec.Email
+	st.TokenHash = web.TokenHash(r.Tokens.Token(inv.UID, st.Attempt, st.Email))
 	st.Phase = staffv1alpha1.InvitationPending
 	st.SentAt, st.ExpiresAt = nil, nil
 	msg := fmt.Sprintf("%s: sending attempt %d to %s", why, st.Attempt, st.Email)
@@ -51,12 +51,13 @@ func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invi
 
 	now := r.Clock.Now()
 	expires := metav1.NewTime(now.Add(r.ttl(inv)))
-	msg, kind, err := r.render(ctx, inv, m, expires.Time)
+	kind, data, err := r.mailData(ctx, inv, m, expires.Time)
 	if err == nil {
-		msg.SetMessageID(string(inv.UID), inv.Status.Attempt)
-		err = r.Sender.Send(ctx, msg)
+		err = r.announceReset(ctx, inv, m, data.Practice)
 	}
-	mailsSent.WithLabelValues(string(kind), mailResult(err)).Inc()
+	if err == nil {
+		err = r.Mail.send(ctx, kind, data, inv.UID, inv.Status.Attempt)
+	}
 	if err != nil {
 		return r.sendFailed(inv, err)
 	}
@@ -105,9 +106,9 @@ func (r *InvitationReconciler) ttl(inv *staffv1alpha1.Invitation) time.Duration 
 	return r.DefaultTTL
 }
 
-// render fills the mail of the current attempt: the practice's name, the member's roles and
+// mailData fills the mail of the current attempt: the practice's name, the member's roles and
 // locations, the link, and the expiry in the time zone of the member's primary location.
-func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, expires time.Time) (mail.Message, mail.Kind, error) {
+func (r *InvitationReconciler) mailData(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, expires time.Time) (mail.Kind, mail.Data, error) {
 	kind := mail.Invitation
 	switch {
 	case inv.Spec.Purpose == staffv1alpha1.PurposePasswordReset:
@@ -117,11 +118,11 @@ func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.In
 	}
 	practice, err := practiceName(ctx, r.Client, inv.Namespace)
 	if err != nil {
-		return mail.Message{}, kind, err
+		return kind, mail.Data{}, err
 	}
 	roles, locations := r.access(ctx, m)
-	token := r.Tokens.Token(inv.UID, inv.Status.Attempt)
-	msg, err := r.Templates.Render(kind, mail.Data{
+	token := r.Tokens.Token(inv.UID, inv.Status.Attempt, inv.Status.Email)
+	return kind, mail.Data{
 		Practice:  practice,
 		Name:      displayName(m),
 		Email:     inv.Status.Email,
@@ -130,12 +131,34 @@ func (r *InvitationReconciler) render(ctx context.Context, inv *staffv1alpha1.In
 		Link:      web.Link(r.PublicURL, token),
 		ExpiresAt: expires,
 		TimeZone:  primaryTimeZone(ctx, r.Client, m),
-	})
-	if err != nil {
-		return msg, kind, err
+	}, nil
+}
+
+// announceReset tells the previous address of a recently changed email that a password-reset
+// link is on its way to the new one, before it is sent: whoever changed the email to an address
+// they read could take the account over with that link, and the person who held it must hear of
+// it. The notice has the attempt's number, so a retried attempt sends the same message. A
+// previous address that refuses mail for good does not hold the reset up.
+func (r *InvitationReconciler) announceReset(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, practice string) error {
+	change := m.Status.EmailChange
+	if inv.Spec.Purpose != staffv1alpha1.PurposePasswordReset || change == nil || change.NewEmail != inv.Status.Email ||
+		!r.Clock.Now().Before(change.ChangedAt.Add(r.EmailChangeNoticeWindow)) {
+		return nil
 	}
-	msg.From = r.From
-	return msg, kind, nil
+	err := r.Mail.send(ctx, mail.PasswordResetNotice, mail.Data{
+		Practice: practice, Name: displayName(m), Email: change.PreviousEmail, NewEmail: change.NewEmail, Contact: r.Mail.Contact,
+	}, inv.UID, inv.Status.Attempt)
+	if mail.IsPermanent(err) {
+		r.recorder.Eventf(inv, nil, corev1.EventTypeWarning, "ResetNoticeRejected", "SendMail",
+			"The previous address of the member refused the notice of this password reset: %v", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("announce the password reset to the previous address: %w", err)
+	}
+	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "ResetNoticeSent", "SendMail",
+		"The member's previous address was told of this password reset (the email changed at %s)", change.ChangedAt.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // practiceName is the organization's display name: the namespace annotation, else its name.

@@ -41,8 +41,11 @@ type InvitationStore struct {
 	// APIReader reads past the cache: a Redeem decides on what the API server holds now.
 	APIReader client.Reader
 	Directory directory.Backend
-	Clock     clock.PassiveClock
-	Log       logr.Logger
+	// Tokens derives the token of every real link: a hash that it does not derive is no link,
+	// whatever an Invitation's status says.
+	Tokens TokenIssuer
+	Clock  clock.PassiveClock
+	Log    logr.Logger
 
 	recorder recorder.EventRecorder
 }
@@ -51,11 +54,12 @@ var _ web.Store = (*InvitationStore)(nil)
 
 // NewInvitationStore returns the Store for a manager whose cache has the indexes of
 // SetupIndexes (Setup registers them).
-func NewInvitationStore(mgr ctrl.Manager, dir directory.Backend, clk clock.PassiveClock) *InvitationStore {
+func NewInvitationStore(mgr ctrl.Manager, dir directory.Backend, tokens TokenIssuer, clk clock.PassiveClock) *InvitationStore {
 	return &InvitationStore{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Directory: dir,
+		Tokens:    tokens,
 		Clock:     clk,
 		Log:       mgr.GetLogger().WithName("invitation-page"),
 		recorder:  mgr.GetEventRecorder("invitation-page"),
@@ -151,6 +155,18 @@ func (s *InvitationStore) find(ctx context.Context, tokenHash string) (*staffv1a
 // liveMember checks that the link still leads to a password and returns the member it is for.
 // Every reason it does not is the same ErrInvalidLink: the page must not tell them apart.
 func (s *InvitationStore) liveMember(ctx context.Context, r client.Reader, inv *staffv1alpha1.Invitation, tokenHash string) (*staffv1alpha1.StaffMember, error) {
+	m, err := s.invitedMember(ctx, r, inv, tokenHash)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.accountAwaitsPassword(ctx, inv, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// invitedMember checks the Invitation and its member as the API server holds them.
+func (s *InvitationStore) invitedMember(ctx context.Context, r client.Reader, inv *staffv1alpha1.Invitation, tokenHash string) (*staffv1alpha1.StaffMember, error) {
 	st := inv.Status
 	if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt != nil ||
 		st.ExpiresAt == nil || !s.Clock.Now().Before(st.ExpiresAt.Time) ||
@@ -167,10 +183,32 @@ func (s *InvitationStore) liveMember(ctx context.Context, r client.Reader, inv *
 	}
 	// The Invitation reconciler revokes the link in each of these cases; checking here closes
 	// the moment before it has.
-	if !m.DeletionTimestamp.IsZero() || wantLocked(&m) || m.Spec.Email != st.Email {
+	if !m.DeletionTimestamp.IsZero() || wantLocked(&m) || m.Spec.Email != st.Email || createdForAnother(inv, &m) {
+		return nil, web.ErrInvalidLink
+	}
+	// Status says which link is live; only the key says a link is real. A status written by
+	// anyone but the operator (a self-made hash, another address, another attempt) makes none.
+	if !s.Tokens.Verify(tokenHash, inv.UID, st.Attempt, m.Spec.Email) {
 		return nil, web.ErrInvalidLink
 	}
 	return &m, nil
+}
+
+// accountAwaitsPassword checks the member's account in the directory: it must be this member's
+// (not an entry left by an earlier member of the same name), and an invitation, unlike a
+// password reset, is dead once the account has a password by any route.
+func (s *InvitationStore) accountAwaitsPassword(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) error {
+	obs, err := s.Directory.ObserveAccount(ctx, desiredAccount(m))
+	if err != nil {
+		return fmt.Errorf("read the invited member's account: %w", err)
+	}
+	if !obs.Exists || obs.Actual.OwnerUID != string(m.UID) {
+		return web.ErrInvalidLink
+	}
+	if inv.Spec.Purpose == staffv1alpha1.PurposeInvitation && obs.PasswordSet {
+		return web.ErrInvalidLink
+	}
+	return nil
 }
 
 // claim marks the link as being redeemed with a status patch that carries the

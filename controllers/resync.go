@@ -103,11 +103,13 @@ func accountDrifted(m *staffv1alpha1.StaffMember, a directory.AccountState) bool
 		got.DisplayName = "" // the directory shows a derived one; the spec leaves it open
 	}
 	adminLocked := a.Locked && a.LockReason == directory.LockAdministrative
-	lockedOut := a.Locked && !adminLocked
+	ownLock := adminLocked && a.LockedByOperator
+	// A lock someone else set is never undone here: it is reported as LockedOut.
+	lockedOut := a.Locked && !ownLock
 	lastSignIn := m.Status.LastSignInAt
 	return got != want ||
-		adminLocked != wantLocked(m) ||
-		lockedOut != (m.Status.Phase == staffv1alpha1.StaffMemberLockedOut) ||
+		(wantLocked(m) && !adminLocked) || (!wantLocked(m) && ownLock) ||
+		(!wantLocked(m) && lockedOut != (m.Status.Phase == staffv1alpha1.StaffMemberLockedOut)) ||
 		(a.PasswordSet && m.Status.Phase == staffv1alpha1.StaffMemberInvited) ||
 		(!a.LastSignIn.IsZero() && (lastSignIn == nil || !lastSignIn.Time.Equal(a.LastSignIn)))
 }

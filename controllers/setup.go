@@ -9,21 +9,21 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/rosterops/staff-operator/internal/directory"
-	"github.com/rosterops/staff-operator/internal/mail"
 )
 
 // Options are what the reconcilers need from outside: the directory, mail, time and settings.
 type Options struct {
 	Directory        directory.Backend
-	Sender           mail.Sender
-	Templates        *mail.Templates
-	From             mail.Address
+	Mail             Mailer
 	Tokens           TokenIssuer
 	Clock            clock.WithTicker
 	PublicURL        string
 	DefaultTTL       time.Duration
 	PasswordResetTTL time.Duration
-	ResyncPeriod     time.Duration
+	// EmailChangeNoticeWindow: password resets within this time after an email change are
+	// announced to the previous address.
+	EmailChangeNoticeWindow time.Duration
+	ResyncPeriod            time.Duration
 }
 
 // Setup registers the indexes, the four reconcilers and the directory resync with the manager,
@@ -46,14 +46,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 		}},
 		{"staffmember", func() error {
 			return (&StaffMemberReconciler{
-				Client: c, Directory: o.Directory, Clock: o.Clock, Resync: resync.members,
+				Client: c, APIReader: mgr.GetAPIReader(), Directory: o.Directory, Mail: o.Mail, Clock: o.Clock, Resync: resync.members,
 				PasswordResetTTL: o.PasswordResetTTL, ResyncPeriod: o.ResyncPeriod,
 			}).SetupWithManager(mgr)
 		}},
 		{"invitation", func() error {
 			return (&InvitationReconciler{
-				Client: c, APIReader: mgr.GetAPIReader(), Sender: o.Sender, Templates: o.Templates, From: o.From,
+				Client: c, APIReader: mgr.GetAPIReader(), Mail: o.Mail,
 				Tokens: o.Tokens, Clock: o.Clock, DefaultTTL: o.DefaultTTL, PublicURL: o.PublicURL,
+				EmailChangeNoticeWindow: o.EmailChangeNoticeWindow,
 			}).SetupWithManager(mgr)
 		}},
 		{"resync", func() error { return mgr.Add(resync) }},

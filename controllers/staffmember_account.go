@@ -26,6 +26,7 @@ func desiredAccount(m *staffv1alpha1.StaffMember) directory.Account {
 	p := m.Spec.Profile
 	return directory.Account{
 		Key:         accountKey(m),
+		OwnerUID:    string(m.UID),
 		GivenName:   p.GivenName,
 		FamilyName:  p.FamilyName,
 		DisplayName: p.DisplayName,
@@ -81,17 +82,22 @@ func (r *StaffMemberReconciler) resolveReferences(ctx context.Context, m *staffv
 }
 
 // convergeAccount creates, adopts or updates the account so that its profile matches the spec.
-func (r *StaffMemberReconciler) convergeAccount(ctx context.Context, m *staffv1alpha1.StaffMember) (directory.Observation, error) {
+// An account left at the member's key by an earlier StaffMember of the same name is retired
+// first: the person behind a reused name is a new person, and gets a new account.
+func (r *StaffMemberReconciler) convergeAccount(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) (directory.Observation, error) {
 	want := desiredAccount(m)
-	obs, err := r.Directory.ObserveAccount(ctx, want)
-	if err != nil {
-		return obs, fmt.Errorf("observe account: %w", err)
+	if obs.Exists && leftByEarlierMember(m, obs) {
+		if err := r.retireAccount(ctx, m, obs); err != nil {
+			return obs, err
+		}
+		obs = directory.Observation{}
 	}
 	switch {
 	case !obs.Exists:
 		if err := r.createOrAdopt(ctx, m, want); err != nil {
 			return obs, err
 		}
+		var err error
 		if obs, err = r.Directory.ObserveAccount(ctx, want); err != nil {
 			return obs, fmt.Errorf("observe account: %w", err)
 		}
@@ -110,15 +116,61 @@ func (r *StaffMemberReconciler) convergeAccount(ctx context.Context, m *staffv1a
 	return obs, nil
 }
 
+// leftByEarlierMember reports whether the account at the member's key belongs to another
+// StaffMember object: one recorded with another UID, or, on an entry made before owners were
+// recorded, one this member never recorded as its own.
+func leftByEarlierMember(m *staffv1alpha1.StaffMember, obs directory.Observation) bool {
+	owner := obs.Actual.OwnerUID
+	if owner == "" {
+		return m.Status.AccountID != obs.ID
+	}
+	return owner != string(m.UID)
+}
+
+// retireAccount moves an earlier member's account out of the way, kept locked for auditing, so
+// that its password signs in nowhere for this member. One that can still sign in is not
+// touched: it may be someone's live account (deletionPolicy Orphan).
+func (r *StaffMemberReconciler) retireAccount(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) error {
+	retired, err := r.Directory.RetireAccount(ctx, accountKey(m), obs.Actual.OwnerUID)
+	if errors.Is(err, directory.ErrConflict) {
+		return &EarlierOwnerError{ID: obs.ID, Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("retire the account of an earlier member named %s: %w", m.Name, err)
+	}
+	r.recorder.Eventf(m, nil, corev1.EventTypeNormal, "AccountRetired", "RetireAccount",
+		"The account %s of an earlier StaffMember named %s was retired to %s, locked, for auditing; this member gets a new account", obs.ID, m.Name, retired)
+	return nil
+}
+
+// EarlierOwnerError: the account at a member's key was left by an earlier StaffMember of the same
+// name and can still sign in, so it is neither handed over nor retired.
+type EarlierOwnerError struct {
+	ID  string
+	Err error
+}
+
+func (e *EarlierOwnerError) Error() string {
+	return fmt.Sprintf("the account %s was left by an earlier StaffMember of this name and can still sign in, so it is not handed to this member: lock it in the directory (it is then retired and kept for auditing), remove it, or rename this member (%v)", e.ID, e.Err)
+}
+
+func (e *EarlierOwnerError) Unwrap() error { return e.Err }
+
 // createOrAdopt creates the account, or adopts an unmanaged entry with the member's email when
-// the configuration allows it (the backend enforces that).
+// the configuration allows it (the backend enforces that). Adoption looks only in the
+// practice's own part of the directory unless a cluster administrator granted this member more.
 func (r *StaffMemberReconciler) createOrAdopt(ctx context.Context, m *staffv1alpha1.StaffMember, want directory.Account) error {
 	err := r.Directory.CreateAccount(ctx, want)
 	if errors.Is(err, directory.ErrNotManaged) {
-		if err := r.Directory.AdoptAccount(ctx, want); err != nil {
+		scope, err := r.adoptionScope(ctx, m)
+		if err != nil {
+			return err
+		}
+		if err := r.Directory.AdoptAccount(ctx, want, scope); err != nil {
 			return fmt.Errorf("adopt the existing entry for %s: %w", want.Email, err)
 		}
-		r.recorder.Eventf(m, nil, corev1.EventTypeNormal, "AccountAdopted", "AdoptAccount", "Existing directory entry for %s adopted", want.Email)
+		r.recorder.Eventf(m, nil, corev1.EventTypeNormal, "AccountAdopted", "AdoptAccount",
+			"Existing directory entry for %s adopted; its password is not trusted until the member sets one through a link", want.Email)
 		return nil
 	}
 	if err != nil {
@@ -128,12 +180,30 @@ func (r *StaffMemberReconciler) createOrAdopt(ctx context.Context, m *staffv1alp
 	return nil
 }
 
-// convergeLock locks a deactivated member's account and unlocks a reactivated one. A lock that
-// the directory set by itself (too many failures, too long idle) is reported as LockedOut and
+// adoptionScope reads the practice's grant: the namespace annotation
+// staff.rosterops.io/adopt-from-anywhere naming this member. Namespaces are cluster-scoped, so
+// only a cluster administrator can write it.
+func (r *StaffMemberReconciler) adoptionScope(ctx context.Context, m *staffv1alpha1.StaffMember) (directory.AdoptionScope, error) {
+	var ns corev1.Namespace
+	if err := r.Get(ctx, client.ObjectKey{Name: m.Namespace}, &ns); err != nil {
+		return "", fmt.Errorf("read namespace %s: %w", m.Namespace, err)
+	}
+	for _, name := range strings.Split(ns.Annotations[staffv1alpha1.AdoptFromAnywhereAnnotation], ",") {
+		if strings.TrimSpace(name) == m.Name {
+			return directory.AdoptAnywhere, nil
+		}
+	}
+	return directory.AdoptWithinOrganization, nil
+}
+
+// convergeLock locks a deactivated member's account and unlocks a reactivated one. It lifts only
+// its own lock: a lock that the directory set by itself (too many failures, too long idle) or
+// that an administrator set by hand (a compromised account) is reported as LockedOut and
 // cleared only on the unlock annotation.
 func (r *StaffMemberReconciler) convergeLock(ctx context.Context, m *staffv1alpha1.StaffMember, obs *directory.Observation) error {
 	key := accountKey(m)
 	adminLocked := obs.Locked && obs.LockReason == directory.LockAdministrative
+	ownLock := adminLocked && obs.LockedByOperator
 	switch {
 	case wantLocked(m) && !adminLocked:
 		if _, err := r.Directory.LockAccount(ctx, key); err != nil {
@@ -144,7 +214,7 @@ func (r *StaffMemberReconciler) convergeLock(ctx context.Context, m *staffv1alph
 			reason, note = "DriftCorrected", "Account of a deactivated member was unlocked in the directory; locked again"
 		}
 		r.recorder.Eventf(m, nil, corev1.EventTypeNormal, reason, "LockAccount", note)
-	case !wantLocked(m) && adminLocked:
+	case !wantLocked(m) && ownLock:
 		if _, err := r.Directory.UnlockAccount(ctx, key); err != nil {
 			return fmt.Errorf("unlock account: %w", err)
 		}
@@ -180,6 +250,17 @@ func (r *StaffMemberReconciler) markUnlockHandled(m *staffv1alpha1.StaffMember) 
 	}
 }
 
+// conflictMessage says what stands in the member's way and what a person can do about it.
+func conflictMessage(m *staffv1alpha1.StaffMember, err error) string {
+	var earlier *EarlierOwnerError
+	if errors.As(err, &earlier) {
+		return earlier.Error()
+	}
+	return fmt.Sprintf("%v: the email %s belongs to a directory entry this member does not own; change the email, remove the entry, "+
+		"or allow adoption of unmanaged entries (directory.ldap.adoptExisting; for an entry outside the practice's own subtree, "+
+		"a cluster administrator also names the member in the namespace annotation %s)", err, m.Spec.Email, staffv1alpha1.AdoptFromAnywhereAnnotation)
+}
+
 // accountFailed records a directory failure. Data the directory refuses, and an email that
 // belongs to an entry the operator must not take over, are verdicts that wait for a person;
 // everything else is retried with backoff.
@@ -192,7 +273,7 @@ func (r *StaffMemberReconciler) accountFailed(m *staffv1alpha1.StaffMember, err 
 		}
 		return ctrl.Result{}, err
 	case errors.Is(err, directory.ErrConflict):
-		msg := fmt.Sprintf("%v: the email %s belongs to a directory entry this member does not own; change the email, remove the entry, or allow adoption (directory.ldap.adoptExisting) for unmanaged entries", err, m.Spec.Email)
+		msg := conflictMessage(m, err)
 		setCondition(&m.Status.Conditions, staffv1alpha1.ConditionDirectorySynced, metav1.ConditionFalse, m.Generation, staffv1alpha1.ReasonConflict, msg)
 		setCondition(&m.Status.Conditions, staffv1alpha1.ConditionReady, metav1.ConditionFalse, m.Generation, staffv1alpha1.ReasonConflict, msg)
 		m.Status.Phase = staffv1alpha1.StaffMemberFailed

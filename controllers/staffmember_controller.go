@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -30,8 +31,12 @@ const memberFinalizer = "staff.rosterops.io/account"
 // Role and Location reconcilers, which own the groups.
 type StaffMemberReconciler struct {
 	client.Client
+	// APIReader reads past the cache: an Invitation name found taken is checked where it is.
+	APIReader client.Reader
 	Directory directory.Backend
-	Clock     clock.PassiveClock
+	// Mail tells a member's previous address that the account's email changed.
+	Mail  Mailer
+	Clock clock.PassiveClock
 	// PasswordResetTTL is how long password-reset links live.
 	PasswordResetTTL time.Duration
 	// ResyncPeriod bounds how long a Conflict waits before it is looked at again: the entry in
@@ -83,21 +88,30 @@ func (r *StaffMemberReconciler) reconcile(ctx context.Context, m *staffv1alpha1.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	obs, err := r.convergeAccount(ctx, m)
+	obs, err := r.Directory.ObserveAccount(ctx, desiredAccount(m))
 	if err != nil {
+		return r.accountFailed(m, fmt.Errorf("observe account: %w", err))
+	}
+	if r.recordEmailChange(m, obs) {
+		// The record reaches the API server before the directory changes, so the previous
+		// address is told even if the manager stops now; its status write starts the next pass.
+		return ctrl.Result{}, nil
+	}
+	if obs, err = r.convergeAccount(ctx, m, obs); err != nil {
 		return r.accountFailed(m, err)
 	}
 	if err := r.convergeLock(ctx, m, &obs); err != nil {
 		return r.accountFailed(m, err)
 	}
-	if err := r.handlePasswordReset(ctx, m, obs); err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.ensureInvitation(ctx, m, obs); err != nil {
-		return ctrl.Result{}, err
+	invErr := r.handlePasswordReset(ctx, m, obs)
+	if invErr == nil {
+		invErr = r.ensureInvitation(ctx, m, obs)
 	}
 	r.summarize(m, obs, missing)
-	return ctrl.Result{}, nil
+	if invErr != nil {
+		return r.invitationFailed(m, invErr)
+	}
+	return ctrl.Result{}, r.notifyEmailChange(ctx, m)
 }
 
 func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Clock.Now()) }

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
 )
@@ -56,7 +58,7 @@ func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1
 		return err
 	}
 	for i := range invs {
-		if liveInvitation(&invs[i]) {
+		if liveInvitation(&invs[i]) && !createdForAnother(&invs[i], m) {
 			m.Status.Invitation = invs[i].Name
 			return nil
 		}
@@ -116,15 +118,41 @@ func (r *StaffMemberReconciler) handlePasswordReset(ctx context.Context, m *staf
 }
 
 // createOwned creates an Invitation owned by the member (garbage-collected with it). One that
-// exists already is the outcome of an earlier pass.
+// exists already is the outcome of an earlier pass only when it invites this member and this
+// member's object created it; any other holder of the name (another member's Invitation, one
+// made by hand, one left by an earlier member of the same name) is an InvitationNameTakenError,
+// and nothing is mailed on its account.
 func (r *StaffMemberReconciler) createOwned(ctx context.Context, m *staffv1alpha1.StaffMember, inv *staffv1alpha1.Invitation) error {
 	if err := controllerutil.SetControllerReference(m, inv, r.Scheme()); err != nil {
 		return err
 	}
-	if err := r.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create invitation %s: %w", inv.Name, err)
+	err := r.Create(ctx, inv)
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("create invitation %s: %w", inv.Name, err)
+		}
+		return nil
 	}
-	return nil
+	var existing staffv1alpha1.Invitation
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inv), &existing); err != nil {
+		return fmt.Errorf("read invitation %s: %w", inv.Name, err)
+	}
+	if string(existing.Spec.MemberRef.Name) == m.Name && metav1.IsControlledBy(&existing, m) {
+		return nil
+	}
+	return &InvitationNameTakenError{Name: inv.Name, Member: string(existing.Spec.MemberRef.Name)}
+}
+
+// InvitationNameTakenError: the Invitation the operator needs to create for a member exists and
+// is not that member's.
+type InvitationNameTakenError struct {
+	Name string
+	// Member is the StaffMember the existing Invitation names.
+	Member string
+}
+
+func (e *InvitationNameTakenError) Error() string {
+	return fmt.Sprintf("the Invitation %s that the operator creates for this member exists already and is not this member's (it invites %q and was not created by the operator for this member); delete or rename it", e.Name, e.Member)
 }
 
 func shortHash(s string) string {

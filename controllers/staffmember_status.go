@@ -18,6 +18,11 @@ func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs dire
 		t := metav1.NewTime(obs.LastSignIn)
 		st.LastSignInAt = &t
 	}
+	st.PasswordSetAt = nil
+	if obs.PasswordSet && !obs.PasswordChanged.IsZero() {
+		t := metav1.NewTime(obs.PasswordChanged)
+		st.PasswordSetAt = &t
+	}
 	if obs.PasswordSet || wantLocked(m) {
 		st.Invitation = "" // nothing to accept any more
 	}
@@ -41,6 +46,9 @@ func memberPhase(m *staffv1alpha1.StaffMember, obs directory.Observation) (staff
 		return staffv1alpha1.StaffMemberPending, staffv1alpha1.ReasonProgressing, "The account is being created"
 	case wantLocked(m):
 		return staffv1alpha1.StaffMemberDeactivated, staffv1alpha1.ReasonDeactivated, "The account is locked: sign-in fails, history is kept"
+	case obs.Locked && obs.LockReason == directory.LockAdministrative && !obs.LockedByOperator:
+		return staffv1alpha1.StaffMemberLockedOut, staffv1alpha1.ReasonLockedInDirectory,
+			fmt.Sprintf("The directory holds a lock the operator did not set (an administrator locked the account); the operator leaves it in place: annotate %s=<now> to lift it", staffv1alpha1.UnlockRequestedAtAnnotation)
 	case obs.Locked:
 		return staffv1alpha1.StaffMemberLockedOut, staffv1alpha1.ReasonLockedOut,
 			fmt.Sprintf("The directory locked the account (%s); annotate %s=<now> to clear it", obs.LockReason, staffv1alpha1.UnlockRequestedAtAnnotation)

@@ -115,6 +115,8 @@ type operatorOptions struct {
 	page web.Options
 	// pageDirectory, when set, wraps the directory the invitation page's Store writes to.
 	pageDirectory func(directory.Backend) directory.Backend
+	// adoptExisting turns on directory.ldap.adoptExisting.
+	adoptExisting bool
 }
 
 // startOperator starts a manager for a new namespace and stops it when the test ends.
@@ -148,7 +150,7 @@ func defaultSender(t *testing.T) mail.Sender {
 func runOperator(t *testing.T, o operatorOptions) *operator {
 	t.Helper()
 	op := &operator{t: t, ns: o.namespace, clock: o.clock, apiWrites: &atomic.Int64{}, done: make(chan struct{})}
-	op.directory = directoryClient(t, o.ldap)
+	op.directory = directoryClient(t, o.ldap, o.adoptExisting)
 	templates, err := mail.LoadTemplates("")
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +171,10 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	}
 	page := op.servePage(mgr, o.page, pageDir)
 	op.resync, err = Setup(ctx, mgr, Options{
-		Directory: op.directory, Sender: o.sender, Templates: templates,
-		From:   mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"},
-		Tokens: tokens, Clock: o.clock, PublicURL: op.pageURL,
-		DefaultTTL: time.Hour, PasswordResetTTL: 15 * time.Minute,
+		Directory: op.directory,
+		Mail:      Mailer{Sender: o.sender, Templates: templates, From: mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"}},
+		Tokens:    tokens, Clock: o.clock, PublicURL: op.pageURL,
+		DefaultTTL: time.Hour, PasswordResetTTL: 15 * time.Minute, EmailChangeNoticeWindow: 24 * time.Hour,
 		// Long: tests run resync passes themselves with RunOnce.
 		ResyncPeriod: 24 * time.Hour,
 	})
@@ -214,11 +216,13 @@ func newManager(t *testing.T, cfg *rest.Config, namespace string) ctrl.Manager {
 	return mgr
 }
 
-// directoryClient connects to a test slapd as its administrator, as the manager does.
-func directoryClient(t *testing.T, server *ldaptest.Server) *ldap.Client {
+// directoryClient connects to a test slapd as the operator's service DN, under the ACL and
+// limits docs/directory.md gives production, as the manager does.
+func directoryClient(t *testing.T, server *ldaptest.Server, adoptExisting bool) *ldap.Client {
 	t.Helper()
 	c, err := ldap.New(ldap.Config{
-		URL: server.URL, BindDN: server.AdminDN, BindPassword: server.AdminPassword, BaseDN: server.BaseDN,
+		URL: server.URL, BindDN: server.ServiceDN, BindPassword: server.ServicePassword, BaseDN: server.BaseDN,
+		PolicyDN: server.PolicyDN, AdoptExisting: adoptExisting,
 		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -236,7 +240,11 @@ func (op *operator) servePage(mgr ctrl.Manager, o web.Options, dir directory.Bac
 		op.t.Fatal(err)
 	}
 	op.pageURL = "http://" + ln.Addr().String()
-	o.Store = NewInvitationStore(mgr, dir, op.clock)
+	tokens, err := NewTokenIssuer(testTokenKey)
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	o.Store = NewInvitationStore(mgr, dir, tokens, op.clock)
 	o.Now = op.clock.Now
 	o.CSRFKey = web.CSRFKeyFrom(testTokenKey)
 	o.Log = mgr.GetLogger().WithName("invitation-page")
@@ -254,7 +262,7 @@ func (op *operator) startPageReplica(o web.Options) *operator {
 	op.t.Helper()
 	t := op.t
 	mgr := newManager(t, env.Config, op.ns)
-	replica := &operator{t: t, ns: op.ns, directory: directoryClient(t, slapd), clock: op.clock, done: make(chan struct{})}
+	replica := &operator{t: t, ns: op.ns, directory: directoryClient(t, slapd, false), clock: op.clock, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	replica.cancel = cancel
 	if err := SetupIndexes(ctx, mgr); err != nil {

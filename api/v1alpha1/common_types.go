@@ -4,6 +4,13 @@ package v1alpha1
 // the invitation page. Without it the namespace name is shown.
 const OrganizationNameAnnotation = "staff.rosterops.io/organization-name"
 
+// AdoptFromAnywhereAnnotation on a namespace (a practice) lists, comma-separated, the
+// StaffMembers of that namespace whose account may be adopted from anywhere in the directory
+// rather than only from the practice's own part of it. Namespaces are cluster-scoped, so only a
+// cluster administrator can grant it: nobody whose rights end at the practice's namespace can.
+// It matters only when the operator's configuration allows adoption at all.
+const AdoptFromAnywhereAnnotation = "staff.rosterops.io/adopt-from-anywhere"
+
 // Annotations that request an imperative action on a declarative object (the Flux "requested at"
 // convention). The value is any new string, typically a timestamp; the object's status records the
 // last value handled, so each request is carried out once and never fights with what Git holds.

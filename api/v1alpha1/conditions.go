@@ -22,7 +22,9 @@ const (
 	ReasonDirectoryUnavailable = "DirectoryUnavailable"
 	// ReasonDirectoryError: the directory refused a write for a reason retrying cannot fix.
 	ReasonDirectoryError = "DirectoryError"
-	// ReasonConflict: the email belongs to a directory entry the operator must not take over.
+	// ReasonConflict: the email belongs to a directory entry the operator must not take over,
+	// or the member's account was left by an earlier StaffMember of that name and can still
+	// sign in.
 	ReasonConflict = "Conflict"
 	// ReasonRoleNotFound and ReasonLocationNotFound: a referenced object does not exist (yet);
 	// the member converges by itself when it appears.
@@ -34,6 +36,12 @@ const (
 	ReasonDeactivated = "Deactivated"
 	// ReasonLockedOut: the directory locked the account; the unlock annotation clears it.
 	ReasonLockedOut = "LockedOut"
+	// ReasonLockedInDirectory: the directory holds a lock the operator did not set (an
+	// administrator locked the account by hand); only the unlock annotation lifts it.
+	ReasonLockedInDirectory = "LockedInDirectory"
+	// ReasonInvitationNameTaken: an Invitation the operator needs to create exists already and
+	// is not the member's (another member's, or not created by the operator for this member).
+	ReasonInvitationNameTaken = "InvitationNameTaken"
 	// ReasonSending: the mail of the current attempt is being sent.
 	ReasonSending = "Sending"
 	// ReasonSent: the mail server accepted the mail.

@@ -237,6 +237,57 @@ type StaffMemberStatus struct {
 	// carried out.
 	// +optional
 	LastHandledUnlockAt string `json:"lastHandledUnlockAt,omitempty"`
+
+	// PasswordSetAt is when the account's password was last set, as the directory records it;
+	// empty while the account has no password the operator trusts (a new account, or an
+	// adopted one whose owner has not yet chosen a password through a link).
+	// +optional
+	PasswordSetAt *metav1.Time `json:"passwordSetAt,omitempty"`
+
+	// EmailChange records the last change of the email of an account that had a password. It is
+	// written before the directory changes, so that the previous address is told even when the
+	// manager stops in between; password resets requested soon after are announced to the
+	// previous address too.
+	// +optional
+	EmailChange *EmailChange `json:"emailChange,omitempty"`
+}
+
+// EmailChangeNotice is the state of the notice mailed to the previous address.
+// +kubebuilder:validation:Enum=Pending;Sent;Rejected
+type EmailChangeNotice string
+
+const (
+	// EmailChangeNoticePending: the notice is to be sent.
+	EmailChangeNoticePending EmailChangeNotice = "Pending"
+	// EmailChangeNoticeSent: the previous address's mail server accepted the notice.
+	EmailChangeNoticeSent EmailChangeNotice = "Sent"
+	// EmailChangeNoticeRejected: the previous address's mail server refused the notice for
+	// good (an event gives its reply); it is not sent again.
+	EmailChangeNoticeRejected EmailChangeNotice = "Rejected"
+)
+
+// EmailChange is one change of a member's account email.
+type EmailChange struct {
+	// PreviousEmail is the address the account had.
+	// +required
+	PreviousEmail string `json:"previousEmail"`
+
+	// NewEmail is the address it was changed to.
+	// +required
+	NewEmail string `json:"newEmail"`
+
+	// ChangedAt is when the operator saw the change.
+	// +required
+	ChangedAt metav1.Time `json:"changedAt"`
+
+	// Generation is the spec generation that changed the email. It numbers the notice's
+	// Message-ID, so that a notice sent again after a restart is the same message.
+	// +required
+	Generation int64 `json:"generation"`
+
+	// Notice is Pending until the previous address was told, then Sent or Rejected.
+	// +required
+	Notice EmailChangeNotice `json:"notice"`
 }
 
 // StaffMember is a person working for the practice and their account in the directory.

@@ -78,7 +78,7 @@ func TestWriteConfigCopy(t *testing.T) {
 	}
 	if set.ldapPort != 1 || set.Mail.SMTP.Port != 2 || set.Web.Listen != "127.0.0.1:3" || set.Web.PublicURL != "http://127.0.0.1:3" ||
 		set.Directory.LDAP.BindPasswordFile != filepath.Join(dir, "ldap-password") || set.Invitations.TokenKeyFile != filepath.Join(dir, "token-key") ||
-		set.Directory.LDAP.BindDN != "cn=admin,dc=example,dc=test" {
+		set.Directory.LDAP.BindDN != "cn=staff-operator,dc=example,dc=test" {
 		t.Errorf("copy reads as %+v", set)
 	}
 }

@@ -21,7 +21,7 @@ func (s *stack) printGuide(inv invitation) {
 		"",
 		"The demo is running. Everything listens on 127.0.0.1 only:",
 		fmt.Sprintf("  kube-apiserver  %s (kubeconfig %s)", s.env.Config.Host, s.rel(s.kubeconfig)),
-		fmt.Sprintf("  slapd           %s (admin %s, password in %s)", s.slapd.URL, s.slapd.AdminDN, s.set.Directory.LDAP.BindPasswordFile),
+		fmt.Sprintf("  slapd           %s (service account %s, password in %s)", s.slapd.URL, s.slapd.ServiceDN, s.set.Directory.LDAP.BindPasswordFile),
 		fmt.Sprintf("  mail catcher    SMTP %s, web view %s", s.mail.SMTPAddr(), s.mail.WebURL()),
 		fmt.Sprintf("  manager         invitation page %s, metrics %s, probes %s, log %s", s.set.Web.PublicURL, s.o.metrics, s.o.probe, s.rel(s.managerLog())),
 		"",

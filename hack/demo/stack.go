@@ -191,7 +191,8 @@ func (s *stack) startControlPlane(context.Context) error {
 }
 
 // startDirectory starts slapd where the configuration says, and writes the secret files the
-// manager reads: slapd's admin password, and the token key when there is none yet (a new key
+// manager reads: the password of the operator's service account, which binds under the
+// production access control of docs/directory.md, and the token key when there is none yet (a new key
 // would invalidate links already sent).
 func (s *stack) startDirectory(context.Context) error {
 	l := s.set.Directory.LDAP
@@ -201,18 +202,18 @@ func (s *stack) startDirectory(context.Context) error {
 	}
 	s.slapd = srv
 	s.onStop("slapd", srv.Close)
-	if l.BindDN != srv.AdminDN {
-		return fmt.Errorf("directory.ldap.bindDN is %q, but the demo's slapd has %q", l.BindDN, srv.AdminDN)
+	if l.BindDN != srv.ServiceDN {
+		return fmt.Errorf("directory.ldap.bindDN is %q, but the demo's slapd has the service account %q", l.BindDN, srv.ServiceDN)
 	}
 	pwFile := s.o.inRoot(l.BindPasswordFile)
-	if err := writeSecret(pwFile, []byte(srv.AdminPassword)); err != nil {
+	if err := writeSecret(pwFile, []byte(srv.ServicePassword)); err != nil {
 		return err
 	}
 	s.onStop("ldap password file", func() error { return os.Remove(pwFile) })
 	if err := ensureTokenKey(s.o.inRoot(s.set.Invitations.TokenKeyFile)); err != nil {
 		return err
 	}
-	s.say("  %s, base %s, admin %s (password in %s)", srv.URL, srv.BaseDN, srv.AdminDN, s.rel(pwFile))
+	s.say("  %s, base %s, service account %s (password in %s)", srv.URL, srv.BaseDN, srv.ServiceDN, s.rel(pwFile))
 	return nil
 }
 

@@ -31,7 +31,8 @@ func main() {
 	if s.LDAPSURL != "" {
 		fmt.Printf("ldapsURL: %s\ncaFile: %s\n", s.LDAPSURL, s.CAFile)
 	}
-	fmt.Printf("baseDN: %s\nbindDN: %s\nbindPasswordFile: %s\npolicyDN: %s\n", s.BaseDN, s.AdminDN, s.PasswordFile, s.PolicyDN)
+	fmt.Printf("baseDN: %s\nbindDN: %s\nbindPasswordFile: %s\npolicyDN: %s\n", s.BaseDN, s.ServiceDN, s.ServicePasswordFile, s.PolicyDN)
+	fmt.Printf("# the rootdn, for looking around: %s, password in %s\n", s.AdminDN, s.PasswordFile)
 	fmt.Println("ready; Ctrl-C to stop")
 
 	sig := make(chan os.Signal, 1)

@@ -66,6 +66,10 @@ type Mail struct {
 	From string `json:"from"`
 	// TemplatesDir holds templates that override the built-in ones; empty uses the built-in ones.
 	TemplatesDir string `json:"templatesDir"`
+	// Contact is whom a notice about an account (an email change, a password reset mailed to a
+	// new address) tells its reader to turn to, such as "the front office at +1 312 555 0100".
+	// One line of at most 200 characters; empty names "the administrator of <practice>".
+	Contact string `json:"contact"`
 }
 
 // SMTP TLS modes.
@@ -123,6 +127,11 @@ type Invitations struct {
 	// Deriving them, rather than storing them, lets a restarted manager send exactly the mail
 	// it was about to send; only the tokens' SHA-256 is ever stored.
 	TokenKeyFile string `json:"tokenKeyFile"`
+	// EmailChangeNoticeWindow: a password reset requested within this time after an email
+	// change is announced to the previous address too, since whoever changed the email to an
+	// address they read could take the account over with the reset link. Default (and 0) 24h,
+	// at most 720h; it cannot be turned off.
+	EmailChangeNoticeWindow metav1.Duration `json:"emailChangeNoticeWindow"`
 
 	// TokenKey is read from TokenKeyFile by Load.
 	TokenKey []byte `json:"-"`
@@ -136,6 +145,9 @@ const (
 	DefaultResyncPeriod      = 10 * time.Minute
 	DefaultTimeout           = 10 * time.Second
 	DefaultMinPasswordLength = 15
+	// DefaultEmailChangeNoticeWindow covers a reset requested the day after a change, before
+	// the previous owner of the account may have read the change notice.
+	DefaultEmailChangeNoticeWindow = 24 * time.Hour
 )
 
 // Load reads, defaults and validates the configuration file at path, then reads the secrets it
@@ -227,6 +239,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Invitations.PasswordResetTTL.Duration == 0 {
 		c.Invitations.PasswordResetTTL.Duration = DefaultPasswordResetTTL
+	}
+	if c.Invitations.EmailChangeNoticeWindow.Duration == 0 {
+		c.Invitations.EmailChangeNoticeWindow.Duration = DefaultEmailChangeNoticeWindow
 	}
 	if c.ResyncPeriod.Duration == 0 {
 		c.ResyncPeriod.Duration = DefaultResyncPeriod

@@ -62,6 +62,8 @@ func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
 		{"web.minPasswordLength", cfg.Web.MinPasswordLength, 15},
 		{"web.trustForwardedFor", cfg.Web.TrustForwardedFor, false},
 		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultTimeout},
+		{"invitations.emailChangeNoticeWindow", cfg.Invitations.EmailChangeNoticeWindow.Duration, 24 * time.Hour},
+		{"mail.contact", cfg.Mail.Contact, ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -118,6 +120,13 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad from", content: strings.Replace(valid, `from: "Staff Accounts <no-reply@example.test>"`, "from: nobody", 1), want: []string{"mail.from: is not a mail address"}},
 		{name: "unreadable secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), unreadable, 1), want: []string{"directory.ldap.bindPasswordFile: cannot read secret file", unreadable}},
 		{name: "empty secret file", content: strings.Replace(valid, filepath.Join(dir, "ldap-password"), writeFile(t, dir, "empty", "\n"), 1), want: []string{"directory.ldap.bindPasswordFile: secret file", "is empty"}},
+		{name: "notice window negative", content: valid + "  emailChangeNoticeWindow: -1h\n", want: []string{"invitations.emailChangeNoticeWindow: must be between 0 (the default, 24h) and 720h", "got -1h0m0s"}},
+		{name: "notice window too long", content: valid + "  emailChangeNoticeWindow: 721h\n", want: []string{"invitations.emailChangeNoticeWindow: must be between 0 (the default, 24h) and 720h", "got 721h0m0s"}},
+		{name: "notice window not a duration", content: valid + "  emailChangeNoticeWindow: 0\n", want: []string{"invalid configuration", "emailChangeNoticeWindow"}},
+		{name: "contact on two lines", content: strings.Replace(valid, "  from:", `  contact: "the front office\nBcc: x@example.test"`+"\n  from:", 1), want: []string{"mail.contact: must be a single line without control characters"}},
+		{name: "contact with a tab", content: strings.Replace(valid, "  from:", `  contact: "the front\toffice"`+"\n  from:", 1), want: []string{"mail.contact: must be a single line without control characters"}},
+		{name: "contact with a line separator", content: strings.Replace(valid, "  from:", `  contact: "the front office\u2028call us"`+"\n  from:", 1), want: []string{"mail.contact: must be a single line"}},
+		{name: "contact too long", content: strings.Replace(valid, "  from:", "  contact: "+strings.Repeat("a", 201)+"\n  from:", 1), want: []string{"mail.contact: must be at most 200 characters, got 201"}},
 		{name: "password floor too high", content: strings.Replace(valid, "publicURL:", "minPasswordLength: 100\n  publicURL:", 1), want: []string{"web.minPasswordLength: must be between 8 and 64"}},
 	}
 	for _, tc := range cases {
@@ -137,6 +146,45 @@ func TestLoadErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestLoadNoticeSettings(t *testing.T) {
+	cases := []struct {
+		name    string
+		contact string // YAML value of mail.contact, "" to leave it out
+		window  string // YAML value of invitations.emailChangeNoticeWindow, "" to leave it out
+		want    Mail
+		wantWin time.Duration
+	}{
+		{name: "defaults", wantWin: 24 * time.Hour},
+		{name: "set", contact: `"the front office at +1 312 555 0100"`, window: "72h",
+			want: Mail{Contact: "the front office at +1 312 555 0100"}, wantWin: 72 * time.Hour},
+		{name: "longest", contact: strings.Repeat("ü", 200), window: "720h",
+			want: Mail{Contact: strings.Repeat("ü", 200)}, wantWin: 720 * time.Hour},
+		{name: "shortest", window: "1s", wantWin: time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := validConfig(t, dir)
+			if tc.contact != "" {
+				content = strings.Replace(content, "  from:", "  contact: "+tc.contact+"\n  from:", 1)
+			}
+			if tc.window != "" {
+				content += "  emailChangeNoticeWindow: " + tc.window + "\n"
+			}
+			cfg, err := Load(writeFile(t, dir, "config.yaml", content))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Mail.Contact != tc.want.Contact {
+				t.Errorf("mail.contact = %q, want %q", cfg.Mail.Contact, tc.want.Contact)
+			}
+			if got := cfg.Invitations.EmailChangeNoticeWindow.Duration; got != tc.wantWin {
+				t.Errorf("invitations.emailChangeNoticeWindow = %s, want %s", got, tc.wantWin)
 			}
 		})
 	}

@@ -8,12 +8,16 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Bounds on durations: outside them a setting is almost certainly a mistake.
 const (
 	minInvitationTTL = 5 * time.Minute
 	maxInvitationTTL = 30 * 24 * time.Hour
+	maxNoticeWindow  = 30 * 24 * time.Hour
+	maxContactLength = 200 // characters
 	minResyncPeriod  = 10 * time.Second
 	maxPasswordFloor = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
 	minTokenKeyBytes = 32
@@ -39,6 +43,9 @@ func (c *Config) validate() error {
 	}
 	if ttl := c.Invitations.PasswordResetTTL.Duration; ttl < minInvitationTTL || ttl > 24*time.Hour {
 		add("invitations.passwordResetTTL", "must be between 5m and 24h, got %s", ttl)
+	}
+	if w := c.Invitations.EmailChangeNoticeWindow.Duration; w <= 0 || w > maxNoticeWindow {
+		add("invitations.emailChangeNoticeWindow", "must be between 0 (the default, 24h) and 720h; the notice cannot be turned off, got %s", w)
 	}
 	if c.Invitations.TokenKeyFile == "" {
 		add("invitations.tokenKeyFile", "is required: a file with at least 32 random bytes (head -c 32 /dev/urandom > FILE)")
@@ -97,6 +104,27 @@ func validateMail(m *Mail, add addFunc) {
 	} else if _, err := mail.ParseAddress(m.From); err != nil {
 		add("mail.from", "is not a mail address: %v", err)
 	}
+	// Contact is shown inside a sentence of every notice and may be put into a subject by a
+	// template override, so it must be one short line.
+	if !isOneLine(m.Contact) {
+		add("mail.contact", "must be a single line without control characters, such as \"the front office at +1 312 555 0100\"")
+	} else if n := utf8.RuneCountInString(m.Contact); n > maxContactLength {
+		add("mail.contact", "must be at most %d characters, got %d", maxContactLength, n)
+	}
+}
+
+// isOneLine reports whether s is valid UTF-8 without control characters (which include CR,
+// LF, tab and NUL) and without Unicode line or paragraph separators.
+func isOneLine(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateWeb(w *Web, add addFunc) {

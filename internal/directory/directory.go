@@ -32,19 +32,33 @@ type Backend interface {
 	// UpdateAccount writes the profile attributes that differ from want, in one modify.
 	UpdateAccount(ctx context.Context, want Account) (changed bool, err error)
 	// AdoptAccount marks the existing unmanaged account with want.Email as managed for
-	// want.Key. Refused with ErrNotManaged unless adoption is enabled in the configuration;
-	// an account managed for another key is never taken over (ErrConflict).
-	AdoptAccount(ctx context.Context, want Account) error
+	// want.Key and owned by want.OwnerUID. Refused with ErrNotManaged unless adoption is enabled
+	// in the configuration; an account managed for another key is never taken over
+	// (ErrConflict), nor one outside scope (ErrConflict naming the scope). The adopted
+	// account's existing password is not trusted: PasswordSet stays false until SetPassword.
+	AdoptAccount(ctx context.Context, want Account, scope AdoptionScope) error
+	// RetireAccount moves the account managed for key out of the way when it was left by
+	// another owner, so that the key's new owner starts from a fresh account and never
+	// inherits a password: the entry is kept for auditing under another ID, no longer managed
+	// for the key. It acts only when the account's recorded owner is previousOwnerUID ("" for
+	// an entry made before owners were recorded) and the account is locked, and returns
+	// ErrConflict otherwise (an account that can still sign in may be someone's). It returns
+	// the entry's new ID. A key without an account is ErrNotFound.
+	RetireAccount(ctx context.Context, key AccountKey, previousOwnerUID string) (newID string, err error)
 	// DeleteAccount removes the account. A missing account is not an error.
 	DeleteAccount(ctx context.Context, key AccountKey) error
 
 	// SetPassword sets the account's password; the server hashes it. It refuses with
 	// ErrLocked while the account is locked administratively, so that setting a password
-	// never reactivates a deactivated account: unlock first.
+	// never reactivates a deactivated account: unlock first. A password set here is trusted
+	// (PasswordSet), also on an adopted account.
 	SetPassword(ctx context.Context, key AccountKey, password string) error
-	// LockAccount locks the account until UnlockAccount: it can no longer sign in.
+	// LockAccount locks the account until UnlockAccount: it can no longer sign in. The lock is
+	// recorded as the operator's (SignInFacts.LockedByOperator). An account already locked
+	// administratively by someone else is left as it is (changed false, not the operator's).
 	LockAccount(ctx context.Context, key AccountKey) (changed bool, err error)
-	// UnlockAccount clears an administrative or failure lockout.
+	// UnlockAccount clears an administrative or failure lockout, whoever set it, and the
+	// record of the operator's lock.
 	UnlockAccount(ctx context.Context, key AccountKey) (changed bool, err error)
 	// SignInFacts reads when the account last signed in and whether, and why, it is locked.
 	SignInFacts(ctx context.Context, key AccountKey) (SignInFacts, error)
@@ -95,7 +109,11 @@ func (k GroupKey) String() string { return k.Organization + "/" + string(k.Kind)
 // Account is the profile of a staff account as the directory holds it. Empty fields are
 // absent in the directory. Roles and locations are group memberships (SetGroupMembers).
 type Account struct {
-	Key         AccountKey
+	Key AccountKey
+	// OwnerUID identifies the owner of the account: the UID of the StaffMember object it was
+	// created or adopted for. A new object that reuses a name is another person, with another
+	// UID. Empty on an entry made before owners were recorded.
+	OwnerUID    string
 	GivenName   string
 	FamilyName  string
 	DisplayName string
@@ -114,13 +132,26 @@ type Group struct {
 	Permissions []string
 }
 
+// AdoptionScope says where AdoptAccount may take over an entry.
+type AdoptionScope string
+
+const (
+	// AdoptWithinOrganization: only an entry inside the organization's own part of the
+	// directory (for LDAP, the subtree ou=<organization>). The default.
+	AdoptWithinOrganization AdoptionScope = "Organization"
+	// AdoptAnywhere: any entry the backend can reach (for LDAP, under baseDN), for a member a
+	// cluster administrator granted it.
+	AdoptAnywhere AdoptionScope = "Anywhere"
+)
+
 // LockReason says why an account cannot sign in.
 type LockReason string
 
 const (
 	// LockNone: the account is not locked.
 	LockNone LockReason = ""
-	// LockAdministrative: locked by the operator (deactivation) or an administrator, until unlocked.
+	// LockAdministrative: locked by the operator (deactivation) or an administrator, until
+	// unlocked; SignInFacts.LockedByOperator tells the two apart.
 	LockAdministrative LockReason = "Administrative"
 	// LockTooManyFailures: the server locked it after too many failed sign-ins.
 	LockTooManyFailures LockReason = "TooManyFailures"
@@ -132,12 +163,19 @@ const (
 type SignInFacts struct {
 	// LastSignIn is the last successful sign-in; zero when never (or not recorded).
 	LastSignIn time.Time
-	// PasswordSet tells whether the account has a password.
-	PasswordSet bool
+	// PasswordSet tells whether the account has a password the operator trusts: one set through
+	// SetPassword, or one the account had before owners were recorded. An adopted account's
+	// existing password is not trusted (PasswordSet false, PasswordUntrusted true) until the
+	// person sets one through SetPassword.
+	PasswordSet       bool
+	PasswordUntrusted bool
 	// PasswordChanged is when the password was last set; zero when never.
 	PasswordChanged time.Time
 	Locked          bool
 	LockReason      LockReason
+	// LockedByOperator: the administrative lock is the one LockAccount set. A lock that an
+	// administrator set by hand is not, and only an explicit UnlockAccount request lifts it.
+	LockedByOperator bool
 	// LockedSince is when the lock took effect, when the directory knows it.
 	LockedSince time.Time
 	// FailedSignIns counts failed sign-ins since the last success, as the server records them.

@@ -31,10 +31,19 @@ const (
 	PasswordReset Kind = "password-reset"
 	// AccountDeactivated tells a person that their account can no longer sign in.
 	AccountDeactivated Kind = "account-deactivated"
+	// EmailChanged goes to the previous address of a member whose account email was changed:
+	// whoever reads the new address can now ask for a password reset, so the person who held
+	// the old one must hear of the change. It carries no link.
+	EmailChanged Kind = "email-changed"
+	// PasswordResetNotice goes to the previous address when a password reset is requested
+	// shortly after an email change, and tells it where the reset link went. It never carries
+	// the link itself.
+	PasswordResetNotice Kind = "password-reset-notice"
 )
 
 // Kinds lists every message kind, in a fixed order.
-var Kinds = []Kind{Invitation, InvitationResent, ExpiryReminder, PasswordReset, AccountDeactivated}
+var Kinds = []Kind{Invitation, InvitationResent, ExpiryReminder, PasswordReset, AccountDeactivated,
+	EmailChanged, PasswordResetNotice}
 
 func (k Kind) valid() bool {
 	for _, known := range Kinds {
@@ -45,8 +54,19 @@ func (k Kind) valid() bool {
 	return false
 }
 
-// needsLink reports whether a kind carries a link and an expiry.
-func (k Kind) needsLink() bool { return k != AccountDeactivated }
+// needsLink reports whether a kind carries a link and an expiry. The notices do not: they go
+// to someone who is not to act on a link, and a link they carried could be used by anyone who
+// reads that mailbox.
+func (k Kind) needsLink() bool {
+	switch k {
+	case AccountDeactivated, EmailChanged, PasswordResetNotice:
+		return false
+	}
+	return true
+}
+
+// needsNewEmail reports whether a kind tells its reader the account's new address.
+func (k Kind) needsNewEmail() bool { return k == EmailChanged || k == PasswordResetNotice }
 
 // Address is a mailbox: an optional display name and an address.
 type Address struct {

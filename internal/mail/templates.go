@@ -45,16 +45,24 @@ func TemplateNames() []string {
 type Data struct {
 	// Practice is the organization's display name (the namespace annotation).
 	Practice string
-	// Name and Email are the recipient's display name and address.
+	// Name and Email are the recipient's display name and address. For EmailChanged and
+	// PasswordResetNotice, Email is the account's previous address.
 	Name  string
 	Email string
+	// NewEmail is the account's new address, after an email change. Required by EmailChanged
+	// and PasswordResetNotice, which tell the previous address where the account went.
+	NewEmail string
+	// Contact is whom the recipient should turn to if something is wrong, such as "the front
+	// office at +1 312 555 0100" (the operator's mail.contact setting). Empty means "the
+	// administrator of <Practice>".
+	Contact string
 	// Roles and Locations are display names, shown where the kind mentions them.
 	Roles     []string
 	Locations []string
 	// Link is the invitation or password-reset link (absolute http or https URL). Not used
-	// by AccountDeactivated.
+	// by AccountDeactivated, EmailChanged and PasswordResetNotice, which never show it.
 	Link string
-	// ExpiresAt is when Link stops working. Not used by AccountDeactivated.
+	// ExpiresAt is when Link stops working. Not used where Link is not.
 	ExpiresAt time.Time
 	// TimeZone is the practice's IANA time zone, e.g. "America/Chicago"; the expiry is shown
 	// in it. Empty means UTC.
@@ -68,9 +76,11 @@ type View struct {
 	Practice  string
 	Name      string
 	Email     string
+	NewEmail  string // the account's new address; set for EmailChanged and PasswordResetNotice
+	Contact   string // whom to turn to; never empty
 	Roles     []string
 	Locations []string
-	Link      string
+	Link      string    // empty for the kinds without a link
 	ExpiresAt time.Time // in the practice's time zone
 	Expires   string    // ExpiresAt as "Tuesday, March 10, 2026 at 3:00 PM CDT"
 	TimeZone  string    // the IANA name, "UTC" when none was given
@@ -194,7 +204,8 @@ func readOverrides(dir string, sources map[string]source) error {
 
 // Render renders one message of kind for d. The result has Kind, To, Subject, Text, HTML and
 // the transactional Headers set; the caller sets From and the Message-ID. Bad input (an
-// address that does not parse, a line break in a name, a missing link) is an ErrInvalid.
+// address that does not parse, a line break in a name, a missing link or new address) is an
+// ErrInvalid.
 func (t *Templates) Render(kind Kind, d Data) (Message, error) {
 	kt, ok := t.kinds[kind]
 	if !ok {
@@ -245,6 +256,11 @@ func newView(kind Kind, d Data) (View, error) {
 	if hasLineBreak(d.Practice) {
 		return View{}, invalidf("practice name contains a line break")
 	}
+	// Contact is a header-safe single line like the practice name: an override may put it
+	// in the subject.
+	if hasLineBreak(d.Contact) {
+		return View{}, invalidf("contact contains a line break")
+	}
 	zone := d.TimeZone
 	if zone == "" {
 		zone = "UTC"
@@ -258,9 +274,19 @@ func newView(kind Kind, d Data) (View, error) {
 		Practice:  d.Practice,
 		Name:      d.Name,
 		Email:     d.Email,
+		Contact:   contact(d),
 		Roles:     slices.Clone(d.Roles),
 		Locations: slices.Clone(d.Locations),
 		TimeZone:  zone,
+	}
+	if d.NewEmail != "" || kind.needsNewEmail() {
+		if d.NewEmail == "" {
+			return View{}, invalidf("%s needs the account's new address (NewEmail)", kind)
+		}
+		if err := validateAddress("NewEmail", Address{Email: d.NewEmail}); err != nil {
+			return View{}, err
+		}
+		v.NewEmail = d.NewEmail
 	}
 	if kind.needsLink() {
 		if err := checkLink(d.Link); err != nil {
@@ -274,6 +300,18 @@ func newView(kind Kind, d Data) (View, error) {
 		v.Expires = v.ExpiresAt.Format(ExpiryLayout)
 	}
 	return v, nil
+}
+
+// contact is whom a notice tells its reader to turn to, so that a template never prints an
+// empty one.
+func contact(d Data) string {
+	if c := strings.TrimSpace(d.Contact); c != "" {
+		return c
+	}
+	if d.Practice == "" {
+		return "your practice administrator"
+	}
+	return "the administrator of " + d.Practice
 }
 
 func checkLink(link string) error {
@@ -296,6 +334,8 @@ func sampleData() Data {
 		Practice:  "Sample Practice",
 		Name:      "Sam Sample",
 		Email:     "sam@example.test",
+		NewEmail:  "sam.sample@example.test",
+		Contact:   "the front office at +1 312 555 0100",
 		Roles:     []string{"Front Desk", "Billing"},
 		Locations: []string{"Main Street Clinic"},
 		Link:      "https://staff.example.test/invitations/sample",

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"errors"
+	"html/template"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ func data() mail.Data {
 		Practice:  "Lakeside Family Practice",
 		Name:      "Dana Lee",
 		Email:     "dana@example.test",
+		NewEmail:  "dana.lee@example.test",
 		Roles:     []string{"Front Desk", "Billing"},
 		Locations: []string{"North Clinic"},
 		Link:      "https://staff.example.test/invitations/abc",
@@ -91,6 +93,97 @@ func TestRenderShowsExpiryInPracticeTimeZone(t *testing.T) {
 	}
 }
 
+// linkFree are the kinds that must never show a link, even when the data has one.
+var linkFree = map[mail.Kind]bool{
+	mail.AccountDeactivated:  true,
+	mail.EmailChanged:        true,
+	mail.PasswordResetNotice: true,
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	tpl := load(t, "")
+	for _, kind := range mail.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			d := data()
+			msg, err := tpl.Render(kind, d)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if msg.Kind != kind || msg.Subject == "" || !strings.Contains(msg.Subject, d.Practice) {
+				t.Errorf("Kind %q, Subject %q", msg.Kind, msg.Subject)
+			}
+			if !strings.Contains(msg.Text, d.Email) || !strings.Contains(msg.HTML, d.Email) {
+				t.Errorf("parts do not name the recipient's address %s:\n%s", d.Email, msg.Text)
+			}
+			if !strings.Contains(msg.HTML, "<title>"+template.HTMLEscapeString(msg.Subject)+"</title>") {
+				t.Errorf("HTML part is not drawn in the layout:\n%s", msg.HTML)
+			}
+			hasLink := strings.Contains(msg.Text, d.Link) || strings.Contains(msg.HTML, d.Link)
+			switch {
+			case linkFree[kind] && (hasLink || strings.Contains(msg.Text, "http") || strings.Contains(msg.HTML, "href")):
+				t.Errorf("%s shows a link:\n%s\n%s", kind, msg.Text, msg.HTML)
+			case !linkFree[kind] && (!strings.Contains(msg.Text, d.Link) || !strings.Contains(msg.HTML, `href="`+d.Link+`"`)):
+				t.Errorf("%s does not show the link:\n%s\n%s", kind, msg.Text, msg.HTML)
+			}
+		})
+	}
+}
+
+func TestRenderNoticesNameBothAddressesAndTheContact(t *testing.T) {
+	tpl := load(t, "")
+	cases := []struct {
+		reason  string
+		kind    mail.Kind
+		contact string
+		want    []string // each must appear in the text and the HTML part
+	}{
+		{"email changed, default contact", mail.EmailChanged, "", []string{
+			"changed from", "dana@example.test", "dana.lee@example.test", "password and access are unchanged",
+			"contact the administrator of Lakeside Family Practice at once"}},
+		{"email changed, configured contact", mail.EmailChanged, "the front office at extension 100", []string{
+			"contact the front office at extension 100 at once"}},
+		{"reset notice, default contact", mail.PasswordResetNotice, "", []string{
+			"password reset was requested", "dana@example.test", "dana.lee@example.test",
+			"contact the administrator of Lakeside Family Practice at once"}},
+		{"reset notice, configured contact", mail.PasswordResetNotice, "the front office at extension 100", []string{
+			"contact the front office at extension 100 at once"}},
+		{"blank contact is the default", mail.PasswordResetNotice, "  ", []string{
+			"contact the administrator of Lakeside Family Practice at once"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			d := data()
+			d.Contact = tc.contact
+			msg, err := tpl.Render(tc.kind, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg.To.Email != "dana@example.test" {
+				t.Errorf("To = %+v, want the previous address", msg.To)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(msg.Text, want) {
+					t.Errorf("text part lacks %q:\n%s", want, msg.Text)
+				}
+				if !strings.Contains(msg.HTML, want) {
+					t.Errorf("HTML part lacks %q:\n%s", want, msg.HTML)
+				}
+			}
+		})
+	}
+
+	// Without a practice name the default contact still reads as a sentence.
+	d := data()
+	d.Practice = ""
+	msg, err := tpl.Render(mail.EmailChanged, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.Text, "contact your practice administrator at once") {
+		t.Errorf("text part:\n%s", msg.Text)
+	}
+}
+
 func TestRenderSetsRecipientAndHeaders(t *testing.T) {
 	msg, err := load(t, "").Render(mail.PasswordReset, data())
 	if err != nil {
@@ -124,6 +217,24 @@ func TestRenderRefusesBadData(t *testing.T) {
 		{"javascript link", mail.Invitation, func(d *mail.Data) { d.Link = "javascript:alert(1)" }},
 		{"no expiry", mail.ExpiryReminder, func(d *mail.Data) { d.ExpiresAt = time.Time{} }},
 		{"unknown time zone", mail.Invitation, func(d *mail.Data) { d.TimeZone = "Mars/Olympus_Mons" }},
+		{"email change without new address", mail.EmailChanged, func(d *mail.Data) { d.NewEmail = "" }},
+		{"reset notice without new address", mail.PasswordResetNotice, func(d *mail.Data) { d.NewEmail = "" }},
+		{"new address with a name", mail.EmailChanged, func(d *mail.Data) { d.NewEmail = "Dana <dana.lee@example.test>" }},
+		{"new address not an address", mail.PasswordResetNotice, func(d *mail.Data) { d.NewEmail = "dana.lee" }},
+		{"line break in new address", mail.EmailChanged, func(d *mail.Data) { d.NewEmail = "dana.lee@example.test\nBcc: x@example.test" }},
+	}
+	// Header injection is refused for every kind, whatever its templates show.
+	for _, kind := range mail.Kinds {
+		cases = append(cases, []struct {
+			reason string
+			kind   mail.Kind
+			edit   func(*mail.Data)
+		}{
+			{string(kind) + ": line break in name", kind, func(d *mail.Data) { d.Name = "Dana\r\nBcc: x@example.test" }},
+			{string(kind) + ": line break in practice", kind, func(d *mail.Data) { d.Practice = "A\r\nBcc: x@example.test" }},
+			{string(kind) + ": line break in contact", kind, func(d *mail.Data) { d.Contact = "the office\nBcc: x@example.test" }},
+			{string(kind) + ": line separator in email", kind, func(d *mail.Data) { d.Email = "dana@example.test\u2028" }},
+		}...)
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -135,11 +246,13 @@ func TestRenderRefusesBadData(t *testing.T) {
 		})
 	}
 
-	// The deactivation notice has neither link nor expiry.
-	d := data()
-	d.Link, d.ExpiresAt = "", time.Time{}
-	if _, err := tpl.Render(mail.AccountDeactivated, d); err != nil {
-		t.Errorf("AccountDeactivated without link: %v", err)
+	// The notices have neither link nor expiry.
+	for kind := range linkFree {
+		d := data()
+		d.Link, d.ExpiresAt = "", time.Time{}
+		if _, err := tpl.Render(kind, d); err != nil {
+			t.Errorf("%s without link: %v", kind, err)
+		}
 	}
 }
 
@@ -167,6 +280,42 @@ func TestLoadTemplatesOverridesByName(t *testing.T) {
 	}
 }
 
+func TestLoadTemplatesOverridesNotices(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"email-changed.subject.tmpl":         "{{.Practice}}: your address is now {{.NewEmail}}",
+		"password-reset-notice.text.tmpl":    "Reset sent to {{.NewEmail}}. Questions: {{.Contact}}.",
+		"password-reset-notice.subject.tmpl": "Call {{.Contact}}",
+	})
+	tpl := load(t, dir)
+	d := data()
+	d.Contact = "the front office"
+
+	msg, err := tpl.Render(mail.EmailChanged, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != "Lakeside Family Practice: your address is now dana.lee@example.test" {
+		t.Errorf("Subject = %q", msg.Subject)
+	}
+	if !strings.Contains(msg.Text, "password and access are unchanged") {
+		t.Errorf("text part is not the default:\n%s", msg.Text)
+	}
+
+	msg, err = tpl.Render(mail.PasswordResetNotice, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != "Call the front office" || msg.Text != "Reset sent to dana.lee@example.test. Questions: the front office." {
+		t.Errorf("Subject %q, text %q", msg.Subject, msg.Text)
+	}
+
+	// A contact in an overriding subject is a header value like any other.
+	d.Contact = "the front office\r\nBcc: x@example.test"
+	if _, err := tpl.Render(mail.PasswordResetNotice, d); !errors.Is(err, mail.ErrInvalid) {
+		t.Errorf("err = %v, want ErrInvalid", err)
+	}
+}
+
 func TestLoadTemplatesReportsBrokenTemplates(t *testing.T) {
 	cases := []struct {
 		reason string
@@ -183,6 +332,10 @@ func TestLoadTemplatesReportsBrokenTemplates(t *testing.T) {
 			[]string{"invitation.text.tmpl", `function "shout" not defined`}},
 		{"unknown field", map[string]string{"invitation.text.tmpl": "Hello {{.FirstName}}"},
 			[]string{"invitation.text.tmpl", "FirstName"}},
+		{"unknown field in a notice", map[string]string{"password-reset-notice.html.tmpl": `{{template "layout" .}}{{define "body"}}{{.OldEmail}}{{end}}`},
+			[]string{"password-reset-notice.html.tmpl", "OldEmail"}},
+		{"notice subject on two lines", map[string]string{"email-changed.subject.tmpl": "{{.NewEmail}}\n{{.Contact}}"},
+			[]string{"email-changed.subject.tmpl", "line break"}},
 		{"subject on two lines", map[string]string{"invitation.subject.tmpl": "Hello\n{{.Name}}"},
 			[]string{"invitation.subject.tmpl", "line break"}},
 		{"misspelt file name", map[string]string{"invitaton.subject.tmpl": "Hi"},

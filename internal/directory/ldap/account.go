@@ -16,7 +16,7 @@ import (
 // lock). uid is the naming attribute and never changes.
 var ownedAccountAttrs = []string{"cn", "sn", "givenName", "displayName", "mail", "telephoneNumber", "title", "employeeNumber"}
 
-var accountReadAttrs = append(slices.Clone(ownedAccountAttrs), "uid", "objectClass", markerAttr,
+var accountReadAttrs = append(slices.Clone(ownedAccountAttrs), "uid", "objectClass", markerAttr, "entryUUID",
 	"pwdAccountLockedTime", "pwdLastSuccess", "pwdChangedTime", "pwdFailureTime", "pwdPolicySubentry")
 
 // wantAccountAttrs maps a profile to attribute values. inetOrgPerson requires cn and sn:
@@ -50,7 +50,7 @@ func validateAccount(a directory.Account) error {
 		return err
 	}
 	for what, v := range map[string]string{
-		"given name": a.GivenName, "family name": a.FamilyName, "display name": a.DisplayName,
+		"owner UID": a.OwnerUID, "given name": a.GivenName, "family name": a.FamilyName, "display name": a.DisplayName,
 		"email": a.Email, "phone": a.Phone, "title": a.Title, "employee ID": a.EmployeeID,
 	} {
 		if v == "" {
@@ -66,8 +66,12 @@ func validateAccount(a directory.Account) error {
 func accountFromEntry(e *goldap.Entry) directory.Account {
 	key, _ := accountOwner(e)
 	first := func(attr string) string { return e.GetEqualFoldAttributeValue(attr) }
+	var owner string
+	if uids := ownerUIDs(e); len(uids) > 0 {
+		owner = uids[0]
+	}
 	return directory.Account{
-		Key: key, GivenName: first("givenName"), FamilyName: first("sn"), DisplayName: first("displayName"),
+		Key: key, OwnerUID: owner, GivenName: first("givenName"), FamilyName: first("sn"), DisplayName: first("displayName"),
 		Email: first("mail"), Phone: first("telephoneNumber"), Title: first("title"), EmployeeID: first("employeeNumber"),
 	}
 }
@@ -89,6 +93,35 @@ func accountChanges(e *goldap.Entry, want map[string][]string) (attrs []string, 
 		}
 	}
 	return attrs, values
+}
+
+// ownerDrift tells whether the entry's recorded owner differs from want's: an entry records
+// exactly want.OwnerUID, or none when want has none.
+func ownerDrift(e *goldap.Entry, want directory.Account) bool {
+	uids := ownerUIDs(e)
+	if want.OwnerUID == "" {
+		return len(uids) > 0
+	}
+	return len(uids) != 1 || uids[0] != want.OwnerUID
+}
+
+// ownerStamp says whether UpdateAccount should record want.OwnerUID on an entry that has no
+// owner yet. An entry owned by someone else is a conflict: the owner is what tells one person
+// from the next who is given the same name, so it is never rewritten, only first recorded.
+func ownerStamp(e *goldap.Entry, want directory.Account) (bool, error) {
+	if !ownerDrift(e, want) {
+		return false, nil
+	}
+	uids := ownerUIDs(e)
+	if len(uids) == 0 {
+		return true, nil
+	}
+	wanted := want.OwnerUID
+	if wanted == "" {
+		wanted = "none"
+	}
+	return false, &directory.ConflictError{ID: e.DN, Managed: true, Owner: want.Key.String(),
+		Detail: fmt.Sprintf("the account belongs to another owner UID (%s), not %s", strings.Join(uids, ", "), wanted)}
 }
 
 func sameSet(a, b []string) bool {
@@ -148,6 +181,9 @@ func (c *Client) ObserveAccount(ctx context.Context, want directory.Account) (di
 		return directory.Observation{}, fmt.Errorf("observe account %s: %w", want.Key, err)
 	}
 	o.Drift, _ = accountChanges(e, wantAccountAttrs(want))
+	if ownerDrift(e, want) {
+		o.Drift = append(o.Drift, "owner")
+	}
 	o.UpToDate = len(o.Drift) == 0
 	return o, nil
 }
@@ -217,6 +253,9 @@ func conflictWith(e *goldap.Entry) *directory.ConflictError {
 	if owner, ok := accountOwner(e); ok {
 		return &directory.ConflictError{ID: e.DN, Managed: true, Owner: owner.String()}
 	}
+	if key, ok := retiredFrom(e); ok {
+		return &directory.ConflictError{ID: e.DN, Managed: true, Owner: key, Detail: "retired account of a previous member"}
+	}
 	return &directory.ConflictError{ID: e.DN}
 }
 
@@ -239,7 +278,11 @@ func (c *Client) CreateAccount(ctx context.Context, want directory.Account) erro
 	req := goldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "inetOrgPerson"})
 	req.Attribute("uid", []string{want.Key.Name})
-	req.Attribute(markerAttr, []string{accountMarkerOf(want.Key)})
+	markers := []string{accountMarkerOf(want.Key)}
+	if want.OwnerUID != "" {
+		markers = append(markers, ownerUIDMarker+want.OwnerUID)
+	}
+	req.Attribute(markerAttr, markers)
 	for _, attr := range ownedAccountAttrs {
 		if v := wantAccountAttrs(want)[attr]; len(v) > 0 {
 			req.Attribute(attr, v)
@@ -311,8 +354,12 @@ func (c *Client) UpdateAccount(ctx context.Context, want directory.Account) (boo
 	if e == nil {
 		return false, fmt.Errorf("update account %s: %w", want.Key, directory.ErrNotFound)
 	}
+	stamp, err := ownerStamp(e, want)
+	if err != nil {
+		return false, fmt.Errorf("update account %s: %w", want.Key, err)
+	}
 	attrs, values := accountChanges(e, wantAccountAttrs(want))
-	if len(attrs) == 0 {
+	if len(attrs) == 0 && !stamp {
 		return false, nil
 	}
 	if slices.Contains(attrs, "mail") && want.Email != "" {
@@ -328,17 +375,29 @@ func (c *Client) UpdateAccount(ctx context.Context, want directory.Account) (boo
 	for i, attr := range attrs {
 		req.Replace(attr, values[i])
 	}
+	if stamp {
+		req.Add(markerAttr, []string{ownerUIDMarker + want.OwnerUID})
+	}
 	if err := c.modify(ctx, req); err != nil {
 		return false, fmt.Errorf("update account %s: %w", want.Key, err)
 	}
 	return true, nil
 }
 
-// AdoptAccount implements directory.Backend. Adoption adds the marker and converges the
-// profile in one modify; the entry keeps its DN (and uid).
-func (c *Client) AdoptAccount(ctx context.Context, want directory.Account) error {
+// AdoptAccount implements directory.Backend. Adoption adds the marker, records the owner,
+// marks the entry's password as untrusted and converges the profile, in one modify; the entry
+// keeps its DN (and uid).
+func (c *Client) AdoptAccount(ctx context.Context, want directory.Account, scope directory.AdoptionScope) error {
 	if err := validateAccount(want); err != nil {
 		return fmt.Errorf("adopt account: %w", err)
+	}
+	switch scope {
+	case "":
+		scope = directory.AdoptWithinOrganization
+	case directory.AdoptWithinOrganization, directory.AdoptAnywhere:
+	default:
+		return fmt.Errorf("adopt account %s: %w: adoption scope %q is neither %s nor %s", want.Key, directory.ErrInvalid,
+			scope, directory.AdoptWithinOrganization, directory.AdoptAnywhere)
 	}
 	if want.Email == "" {
 		return fmt.Errorf("adopt account %s: %w: no email to adopt by", want.Key, directory.ErrInvalid)
@@ -360,7 +419,7 @@ func (c *Client) AdoptAccount(ctx context.Context, want directory.Account) error
 			Ambiguous: true, Detail: fmt.Sprintf("%d entries have email %q", len(byEmail), want.Email)})
 	}
 	e := byEmail[0]
-	if _, managed := accountOwner(e); managed {
+	if managedEntry(e) {
 		return fmt.Errorf("adopt account %s: %w", want.Key, conflictWith(e))
 	}
 	if !c.cfg.AdoptExisting {
@@ -370,8 +429,20 @@ func (c *Client) AdoptAccount(ctx context.Context, want directory.Account) error
 	if !slices.ContainsFunc(e.GetEqualFoldAttributeValues("objectClass"), func(v string) bool { return strings.EqualFold(v, "inetOrgPerson") }) {
 		return fmt.Errorf("adopt account %s: %w", want.Key, &directory.ConflictError{ID: e.DN, Detail: "the entry is not an inetOrgPerson"})
 	}
+	// Whoever can write a StaffMember in a practice's namespace could otherwise take over any
+	// person in the directory by naming their email: by default only the practice's own
+	// subtree is theirs to adopt from.
+	if org := c.orgDN(want.Key.Organization); scope == directory.AdoptWithinOrganization && !under(e.DN, org) {
+		return fmt.Errorf("adopt account %s: %w", want.Key, &directory.ConflictError{ID: e.DN,
+			Detail: fmt.Sprintf("outside the practice's subtree %s; a cluster administrator can grant adoption from anywhere (see docs/directory.md)", org)})
+	}
 	req := goldap.NewModifyRequest(e.DN, nil)
-	req.Add(markerAttr, []string{accountMarkerOf(want.Key)})
+	// Owner values a previous owner left when the entry was released (its account= value
+	// deleted by hand) go first, so that the new owner's value can be added after them.
+	if stale := slices.DeleteFunc(markerValues(e, ownerUIDMarker), func(v string) bool { return v == ownerUIDMarker+want.OwnerUID }); len(stale) > 0 {
+		req.Delete(markerAttr, stale)
+	}
+	req.Add(markerAttr, adoptionMarkers(e, want))
 	attrs, values := accountChanges(e, wantAccountAttrs(want))
 	for i, attr := range attrs {
 		req.Replace(attr, values[i])
@@ -380,6 +451,20 @@ func (c *Client) AdoptAccount(ctx context.Context, want directory.Account) error
 		return fmt.Errorf("adopt account %s: %w", want.Key, err)
 	}
 	return nil
+}
+
+// adoptionMarkers are the values adoption adds: the marker, the owner, and the flag that the
+// entry's password, set by someone else for someone the operator cannot vouch for, is not
+// trusted until SetPassword replaces it.
+func adoptionMarkers(e *goldap.Entry, want directory.Account) []string {
+	add := []string{accountMarkerOf(want.Key)}
+	if want.OwnerUID != "" && !hasValue(e, markerAttr, ownerUIDMarker+want.OwnerUID) {
+		add = append(add, ownerUIDMarker+want.OwnerUID)
+	}
+	if !hasFlag(e, untrustedMarker) {
+		add = append(add, untrustedMarker)
+	}
+	return add
 }
 
 func hasMail(e *goldap.Entry, email string) bool {
@@ -428,6 +513,15 @@ func (c *Client) SetPassword(ctx context.Context, key directory.AccountKey, pass
 	}
 	if err := c.passwordModify(ctx, e.DN, password); err != nil {
 		return fmt.Errorf("set password %s: %w", key, err)
+	}
+	// The password is now one the person chose through the operator: trusted. Should this
+	// fail, the caller retries, sets the password again and gets here again.
+	if hasFlag(e, untrustedMarker) {
+		req := goldap.NewModifyRequest(e.DN, nil)
+		req.Delete(markerAttr, []string{untrustedMarker})
+		if err := c.modify(ctx, req); err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchAttribute) {
+			return fmt.Errorf("set password %s: trust the new password: %w", key, err)
+		}
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ type Client struct {
 	mu   sync.Mutex
 	conn *goldap.Conn
 
-	stats struct{ binds, searches, adds, modifies, deletes, extended, errors atomic.Int64 }
+	stats struct{ binds, searches, adds, modifies, renames, deletes, extended, errors atomic.Int64 }
 
 	// containers are the DNs of organization and people/roles/locations OUs known to exist.
 	containers sync.Map
@@ -42,13 +42,13 @@ type Client struct {
 
 // Stats counts the requests the client sent to the server.
 type Stats struct {
-	Binds, Searches, Adds, Modifies, Deletes, Extended int64
+	Binds, Searches, Adds, Modifies, Renames, Deletes, Extended int64
 	// Errors counts requests that failed.
 	Errors int64
 }
 
 // Writes is the number of requests that change the directory.
-func (s Stats) Writes() int64 { return s.Adds + s.Modifies + s.Deletes + s.Extended }
+func (s Stats) Writes() int64 { return s.Adds + s.Modifies + s.Renames + s.Deletes + s.Extended }
 
 // New checks the configuration and returns a client; it does not connect yet.
 func New(cfg Config) (*Client, error) {
@@ -82,7 +82,7 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) Stats() Stats {
 	return Stats{
 		Binds: c.stats.binds.Load(), Searches: c.stats.searches.Load(), Adds: c.stats.adds.Load(),
-		Modifies: c.stats.modifies.Load(), Deletes: c.stats.deletes.Load(), Extended: c.stats.extended.Load(),
+		Modifies: c.stats.modifies.Load(), Renames: c.stats.renames.Load(), Deletes: c.stats.deletes.Load(), Extended: c.stats.extended.Load(),
 		Errors: c.stats.errors.Load(),
 	}
 }
@@ -274,6 +274,10 @@ func (c *Client) add(ctx context.Context, req *goldap.AddRequest) error {
 
 func (c *Client) modify(ctx context.Context, req *goldap.ModifyRequest) error {
 	return c.run(ctx, "modify", &c.stats.modifies, func(conn *goldap.Conn) error { return conn.Modify(req) })
+}
+
+func (c *Client) modifyDN(ctx context.Context, req *goldap.ModifyDNRequest) error {
+	return c.run(ctx, "modifyDN", &c.stats.renames, func(conn *goldap.Conn) error { return conn.ModifyDN(req) })
 }
 
 func (c *Client) del(ctx context.Context, dn string) error {

@@ -46,7 +46,7 @@ type Config struct {
 	// PageSize is the page size of paged searches; 500 when zero.
 	PageSize uint32
 	// Observer, when set, is called after every request to the server with the operation
-	// ("bind", "search", "add", "modify", "delete", "passwordModify"), its error and duration:
+	// ("bind", "search", "add", "modify", "modifyDN", "delete", "passwordModify"), its error and duration:
 	// the hook for metrics.
 	Observer func(op string, err error, d time.Duration)
 }

@@ -87,6 +87,6 @@ func TestBadCredentials(t *testing.T) {
 	c := newClient(t, s, func(c *ldap.Config) { c.BindPasswordFile = pw })
 	wantErr(t, c.Ping(context.Background()), directory.ErrAccessDenied)
 	// The file is read again at the next connect: a fixed secret is picked up.
-	ok(t, os.WriteFile(pw, []byte(s.AdminPassword+"\n"), 0o600))
+	ok(t, os.WriteFile(pw, []byte(s.ServicePassword+"\n"), 0o600))
 	ok(t, c.Ping(context.Background()))
 }

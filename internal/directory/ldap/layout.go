@@ -2,6 +2,7 @@ package ldap
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -34,6 +35,16 @@ const (
 //	staff.rosterops.io/location=<organization>/<name>
 //
 // A role's permissions are further values, staff.rosterops.io/permission=<permission>.
+// An account carries more, each about the account itself:
+//
+//	staff.rosterops.io/owner-uid=<uid>           the StaffMember object it belongs to
+//	staff.rosterops.io/password=untrusted        adopted with a password the operator did not set
+//	staff.rosterops.io/locked-by=operator        its administrative lock is LockAccount's
+//
+// A retired account (RetireAccount) has lost its account= and owner-uid= values and carries
+// staff.rosterops.io/retired=<organization>/<name>/<owner uid, or "unrecorded"> instead: it
+// is no key's account, and still the operator's, so never adopted.
+//
 // The operator owns the businessCategory values that start with markerPrefix and leaves
 // the others alone.
 const (
@@ -42,7 +53,13 @@ const (
 	roleMarker       = markerPrefix + "role="
 	locationMarker   = markerPrefix + "location="
 	permissionMarker = markerPrefix + "permission="
+	ownerUIDMarker   = markerPrefix + "owner-uid="
+	retiredMarker    = markerPrefix + "retired="
+	untrustedMarker  = markerPrefix + "password=untrusted"
+	lockRecord       = markerPrefix + "locked-by=operator"
 	markerAttr       = "businessCategory"
+	// unrecordedOwner stands for the owner of an entry made before owners were recorded.
+	unrecordedOwner = "unrecorded"
 )
 
 // Limits on key parts: Kubernetes namespaces are DNS labels, object names DNS subdomains.
@@ -100,6 +117,50 @@ func accountOwner(e *goldap.Entry) (directory.AccountKey, bool) {
 		}
 	}
 	return directory.AccountKey{}, false
+}
+
+// markerValues returns the entry's businessCategory values that start with prefix (compared
+// case-insensitively, as the server does), as stored.
+func markerValues(e *goldap.Entry, prefix string) []string {
+	var out []string
+	for _, v := range e.GetEqualFoldAttributeValues(markerAttr) {
+		if len(v) >= len(prefix) && strings.EqualFold(v[:len(prefix)], prefix) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ownerUIDs returns the owner UIDs recorded on an account entry; normally none or one.
+func ownerUIDs(e *goldap.Entry) []string {
+	var uids []string
+	for _, v := range markerValues(e, ownerUIDMarker) {
+		uids = append(uids, v[len(ownerUIDMarker):])
+	}
+	return uids
+}
+
+// retiredFrom returns the key an entry was retired from ("<organization>/<name>"), if retired.
+func retiredFrom(e *goldap.Entry) (string, bool) {
+	vals := markerValues(e, retiredMarker)
+	if len(vals) == 0 {
+		return "", false
+	}
+	parts := strings.SplitN(vals[0][len(retiredMarker):], "/", 3)
+	return strings.Join(parts[:min(2, len(parts))], "/"), true
+}
+
+// managedEntry tells whether an account entry is the operator's: managed for a key, or retired.
+func managedEntry(e *goldap.Entry) bool {
+	_, managed := accountOwner(e)
+	_, retired := retiredFrom(e)
+	return managed || retired
+}
+
+// hasFlag tells whether the entry carries one of the fixed marker values (untrustedMarker,
+// lockRecord), in any case, as the server compares them.
+func hasFlag(e *goldap.Entry, flag string) bool {
+	return slices.ContainsFunc(e.GetEqualFoldAttributeValues(markerAttr), func(v string) bool { return strings.EqualFold(v, flag) })
 }
 
 func hasValue(e *goldap.Entry, attr, value string) bool {
@@ -170,6 +231,29 @@ func normDN(dn string) string {
 		}
 	}
 	return b.String()
+}
+
+// under tells whether dn is parent or below it.
+func under(dn, parent string) bool {
+	d, err := goldap.ParseDN(dn)
+	if err != nil {
+		return false
+	}
+	p, err := goldap.ParseDN(parent)
+	if err != nil {
+		return false
+	}
+	return p.EqualFold(d) || p.AncestorOfFold(d)
+}
+
+// sameDN tells whether a and b name the same entry.
+func sameDN(a, b string) bool {
+	da, err := goldap.ParseDN(a)
+	if err != nil {
+		return false
+	}
+	db, err := goldap.ParseDN(b)
+	return err == nil && da.EqualFold(db)
 }
 
 // rdnValues returns the values of attr in dn's first RDN.

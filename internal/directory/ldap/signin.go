@@ -103,17 +103,20 @@ func (c *Client) facts(ctx context.Context, e *goldap.Entry) (directory.SignInFa
 
 // signInFacts reads ppolicy's operational attributes the way ppolicy decides a bind:
 // an administrative lock (000001010000Z) first, then a failure lockout still in effect, then
-// idleness (no success, or password change, within pwdMaxIdle).
+// idleness (no success, or password change, within pwdMaxIdle). The operator's own values say
+// whose the administrative lock is and whether the password is one it trusts.
 func signInFacts(e *goldap.Entry, pol passwordPolicy, now time.Time) directory.SignInFacts {
 	f := directory.SignInFacts{
 		LastSignIn:      parseGeneralizedTime(e.GetEqualFoldAttributeValue("pwdLastSuccess")),
 		PasswordChanged: parseGeneralizedTime(e.GetEqualFoldAttributeValue("pwdChangedTime")),
 		FailedSignIns:   len(e.GetEqualFoldAttributeValues("pwdFailureTime")),
 	}
-	f.PasswordSet = !f.PasswordChanged.IsZero()
+	f.PasswordUntrusted = hasFlag(e, untrustedMarker)
+	f.PasswordSet = !f.PasswordChanged.IsZero() && !f.PasswordUntrusted
 	if locked := e.GetEqualFoldAttributeValue("pwdAccountLockedTime"); locked != "" {
 		if locked == permanentLock {
 			f.Locked, f.LockReason = true, directory.LockAdministrative
+			f.LockedByOperator = hasFlag(e, lockRecord)
 			return f
 		}
 		t := parseGeneralizedTime(locked)
@@ -155,7 +158,10 @@ func (c *Client) SignInFacts(ctx context.Context, key directory.AccountKey) (dir
 }
 
 // LockAccount implements directory.Backend: pwdAccountLockedTime 000001010000Z, which
-// ppolicy (with pwdLockout TRUE) treats as locked until an administrator unlocks.
+// ppolicy (with pwdLockout TRUE) treats as locked until an administrator unlocks, and the
+// record that the lock is the operator's, in one modify. ppolicy's lock holds no author, and
+// the operator must not lift, on reactivation, a lock that an administrator set by hand (a
+// compromised account): hence its own record, and a lock found without it is left alone.
 func (c *Client) LockAccount(ctx context.Context, key directory.AccountKey) (bool, error) {
 	if err := validateAccountKey(key); err != nil {
 		return false, fmt.Errorf("lock account: %w", err)
@@ -168,10 +174,13 @@ func (c *Client) LockAccount(ctx context.Context, key directory.AccountKey) (boo
 		return false, fmt.Errorf("lock account %s: %w", key, err)
 	}
 	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") == permanentLock {
-		return false, nil
+		return false, nil // ours already, or someone else's to keep
 	}
 	req := goldap.NewModifyRequest(e.DN, nil)
 	req.Replace("pwdAccountLockedTime", []string{permanentLock})
+	if !hasFlag(e, lockRecord) {
+		req.Add(markerAttr, []string{lockRecord})
+	}
 	if err := c.modify(ctx, req); err != nil {
 		return false, fmt.Errorf("lock account %s: %w", key, err)
 	}
@@ -181,9 +190,10 @@ func (c *Client) LockAccount(ctx context.Context, key directory.AccountKey) (boo
 // errIdleLockout: an idle lockout cannot be cleared over LDAP.
 var errIdleLockout = errors.New("the account is locked for inactivity (pwdMaxIdle); OpenLDAP does not let clients reset pwdLastSuccess, so an administrator must raise pwdMaxIdle or give the entry a policy without it (pwdPolicySubentry)")
 
-// UnlockAccount implements directory.Backend: it removes pwdAccountLockedTime and the
-// recorded failures. An idle lockout remains (and is reported as ErrInvalid): OpenLDAP 2.5
-// keeps pwdLastSuccess out of clients' reach.
+// UnlockAccount implements directory.Backend: it removes pwdAccountLockedTime, the recorded
+// failures and the record of the operator's lock (also one left without a lock). An idle
+// lockout remains (and is reported as ErrInvalid): OpenLDAP 2.5 keeps pwdLastSuccess out of
+// clients' reach.
 func (c *Client) UnlockAccount(ctx context.Context, key directory.AccountKey) (bool, error) {
 	if err := validateAccountKey(key); err != nil {
 		return false, fmt.Errorf("unlock account: %w", err)
@@ -202,6 +212,9 @@ func (c *Client) UnlockAccount(ctx context.Context, key directory.AccountKey) (b
 		if len(e.GetEqualFoldAttributeValues(attr)) > 0 {
 			req.Delete(attr, nil)
 		}
+	}
+	if hasFlag(e, lockRecord) {
+		req.Delete(markerAttr, []string{lockRecord})
 	}
 	changed := len(req.Changes) > 0
 	if changed {

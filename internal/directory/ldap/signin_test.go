@@ -2,6 +2,7 @@ package ldap_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -149,4 +150,92 @@ func TestIdleLockout(t *testing.T) {
 	}
 	_, err := c.UnlockAccount(ctx, a.Key)
 	wantErr(t, err, directory.ErrInvalid)
+}
+
+// The operator's lock carries its record; a lock an administrator set by hand does not, and
+// LockAccount leaves it as it is. UnlockAccount lifts either, and the record with it.
+func TestLockRecord(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	conn := admin(t, s)
+	ctx := context.Background()
+	const record = "staff.rosterops.io/locked-by=operator"
+	ours, theirs := account("clinic-l", "opal"), account("clinic-l", "hank")
+	ok(t, c.CreateAccount(ctx, ours))
+	ok(t, c.CreateAccount(ctx, theirs))
+	oursDN, theirsDN := mustObserve(t, c, ours).ID, mustObserve(t, c, theirs).ID
+	facts := func(a directory.Account) directory.SignInFacts {
+		t.Helper()
+		f, err := c.SignInFacts(ctx, a.Key)
+		ok(t, err)
+		return f
+	}
+	listed := func(a directory.Account) directory.SignInFacts {
+		t.Helper()
+		inv, err := c.ListManaged(ctx)
+		ok(t, err)
+		for _, s := range inv.Accounts {
+			if s.Key == a.Key {
+				return s.SignInFacts
+			}
+		}
+		t.Fatalf("%s not listed", a.Key)
+		return directory.SignInFacts{}
+	}
+
+	changed, err := c.LockAccount(ctx, ours.Key)
+	ok(t, err)
+	if f := facts(ours); !changed || !f.Locked || f.LockReason != directory.LockAdministrative || !f.LockedByOperator || !listed(ours).LockedByOperator {
+		t.Fatalf("operator's lock: changed %v, %+v", changed, f)
+	}
+	if bc := snapshot(t, conn, oursDN)["businessCategory"]; !slices.Contains(bc, record) {
+		t.Fatalf("no record of the operator's lock: %q", bc)
+	}
+
+	// An administrator locks by hand.
+	lock := goldap.NewModifyRequest(theirsDN, nil)
+	lock.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
+	ok(t, conn.Modify(lock))
+	if f := facts(theirs); !f.Locked || f.LockReason != directory.LockAdministrative || f.LockedByOperator || listed(theirs).LockedByOperator {
+		t.Fatalf("hand-set lock: %+v", f)
+	}
+	before, writes := snapshot(t, conn, theirsDN), c.Stats().Writes()
+	changed, err = c.LockAccount(ctx, theirs.Key)
+	ok(t, err)
+	if d := entryDiff(before, snapshot(t, conn, theirsDN)); changed || d != "" || c.Stats().Writes() != writes {
+		t.Fatalf("LockAccount took over a hand-set lock (changed %v): %s", changed, d)
+	}
+	if f := facts(theirs); f.LockedByOperator {
+		t.Fatalf("hand-set lock reported as the operator's: %+v", f)
+	}
+
+	// Unlock lifts both, and the record.
+	for _, a := range []directory.Account{ours, theirs} {
+		changed, err := c.UnlockAccount(ctx, a.Key)
+		ok(t, err)
+		if f := facts(a); !changed || f.Locked || f.LockedByOperator {
+			t.Fatalf("%s after unlock: changed %v, %+v", a.Key, changed, f)
+		}
+	}
+	if bc := snapshot(t, conn, oursDN)["businessCategory"]; slices.Contains(bc, record) {
+		t.Fatalf("record kept after unlock: %q", bc)
+	}
+
+	// A record without a lock (the lock removed by hand) is harmless, and unlock clears it.
+	stale := goldap.NewModifyRequest(theirsDN, nil)
+	stale.Add("businessCategory", []string{record})
+	ok(t, conn.Modify(stale))
+	if f := facts(theirs); f.Locked || f.LockedByOperator {
+		t.Fatalf("record without lock: %+v", f)
+	}
+	changed, err = c.UnlockAccount(ctx, theirs.Key)
+	ok(t, err)
+	if bc := snapshot(t, conn, theirsDN)["businessCategory"]; !changed || slices.Contains(bc, record) {
+		t.Fatalf("unlock left the record: changed %v, %q", changed, bc)
+	}
+	changed, err = c.UnlockAccount(ctx, theirs.Key)
+	ok(t, err)
+	if changed {
+		t.Fatal("unlocking an unlocked account changed it")
+	}
 }

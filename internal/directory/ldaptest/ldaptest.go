@@ -1,8 +1,9 @@
 // Package ldaptest runs a private OpenLDAP slapd for tests and the demo: Debian's slapd
 // binary with its own configuration and data in a temporary directory, listening on a free
 // loopback port, with the ppolicy overlay, a default password policy (pwdMaxIdle, lockout
-// after failures) and lastbind. It never touches the system's slapd service or
-// /etc/ldap/slapd.d.
+// after failures), lastbind, and the access control that docs/directory.md prescribes for
+// production, including the operator's service account (ServiceDN). It never touches the
+// system's slapd service or /etc/ldap/slapd.d.
 package ldaptest
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,8 +44,14 @@ const (
 type Options struct {
 	// Suffix is the database suffix (dc=example,dc=test). Its first RDN must be dc, o or ou.
 	Suffix string
+	// BaseDN is where the operator keeps its organizations, and what the access control calls
+	// the base DN: the suffix when empty, else an organizationalUnit right below it
+	// (ou=staff,<suffix>), created with the server.
+	BaseDN string
 	// AdminPassword is the rootdn's password; random when empty.
 	AdminPassword string
+	// ServicePassword is the service account's password (ServiceDN); random when empty.
+	ServicePassword string
 	// Dir holds config, data and logs; a new temporary directory (removed on Cleanup) when empty.
 	Dir string
 	// Port to listen on (ldap://127.0.0.1:Port/); a free one when 0.
@@ -76,6 +84,18 @@ type Server struct {
 	AdminPassword string
 	// PasswordFile holds AdminPassword (no newline), for configurations that read secrets from files.
 	PasswordFile string
+	// ServiceDN is the operator's service account, cn=staff-operator,<suffix>: an entry with a
+	// password, manage access to everything under the suffix and no size limit, as
+	// docs/directory.md asks of production. Bind as it to run the backend as the manager does;
+	// AdminDN (the rootdn, above every ACL) plays a human administrator.
+	ServiceDN       string
+	ServicePassword string
+	// ServicePasswordFile holds ServicePassword (no newline).
+	ServicePasswordFile string
+	// ServicePolicyDN is the service account's own password policy (pwdPolicySubentry): no
+	// lockout and no idle limit, so a test that shortens the default policy's pwdMaxIdle or
+	// fails sign-ins never locks the operator out.
+	ServicePolicyDN string
 	// PolicyDN is the default password policy entry.
 	PolicyDN string
 	// Dir holds slapd.conf, data/ and slapd.log.
@@ -146,14 +166,26 @@ func Start(o Options) (*Server, error) {
 			return nil, fmt.Errorf("slapd module %s not found in %s: %s", m, o.ModulePath, InstallHint)
 		}
 	}
-	if _, err := ldap.ParseDN(o.Suffix); err != nil {
+	suffix, err := ldap.ParseDN(o.Suffix)
+	if err != nil {
 		return nil, fmt.Errorf("suffix %q: %w", o.Suffix, err)
+	}
+	if o.BaseDN == "" {
+		o.BaseDN = o.Suffix
+	}
+	if base, err := ldap.ParseDN(o.BaseDN); err != nil || !(base.EqualFold(suffix) ||
+		len(base.RDNs) == len(suffix.RDNs)+1 && suffix.AncestorOfFold(base) && strings.EqualFold(base.RDNs[0].Attributes[0].Type, "ou")) {
+		return nil, fmt.Errorf("base DN %q must be the suffix or ou=<name>,<suffix>", o.BaseDN)
 	}
 	if o.AdminPassword == "" {
 		o.AdminPassword = randomHex(16)
 	}
-	s := &Server{opts: o, BaseDN: o.Suffix, AdminDN: "cn=admin," + o.Suffix, AdminPassword: o.AdminPassword,
-		PolicyDN: "cn=default,ou=policies," + o.Suffix}
+	if o.ServicePassword == "" {
+		o.ServicePassword = randomHex(16)
+	}
+	s := &Server{opts: o, BaseDN: o.BaseDN, AdminDN: "cn=admin," + o.Suffix, AdminPassword: o.AdminPassword,
+		ServiceDN: "cn=staff-operator," + o.Suffix, ServicePassword: o.ServicePassword,
+		ServicePolicyDN: "cn=service,ou=policies," + o.Suffix, PolicyDN: "cn=default,ou=policies," + o.Suffix}
 	if o.Dir == "" {
 		d, err := os.MkdirTemp("", "ldaptest-")
 		if err != nil {
@@ -187,6 +219,14 @@ func (s *Server) configure() error {
 	if err := os.WriteFile(s.PasswordFile, []byte(s.AdminPassword), 0o600); err != nil {
 		return err
 	}
+	s.ServicePasswordFile = filepath.Join(s.Dir, "service-password")
+	if err := os.WriteFile(s.ServicePasswordFile, []byte(s.ServicePassword), 0o600); err != nil {
+		return err
+	}
+	acl, err := accessConfig(o.Suffix, s.BaseDN, s.ServiceDN)
+	if err != nil {
+		return err
+	}
 	port := o.Port
 	if port == 0 {
 		p, err := freePort()
@@ -212,9 +252,9 @@ func (s *Server) configure() error {
 		s.CAFile = tlsFiles.CA
 	}
 	var buf bytes.Buffer
-	err := confTemplate.Execute(&buf, map[string]any{
+	err = confTemplate.Execute(&buf, map[string]any{
 		"Dir": s.Dir, "Data": data, "Opts": o, "AdminDN": s.AdminDN, "PolicyDN": s.PolicyDN,
-		"RootPW": o.AdminPassword, "TLS": tlsFiles,
+		"RootPW": o.AdminPassword, "TLS": tlsFiles, "ACL": acl,
 	})
 	if err != nil {
 		return err
@@ -224,10 +264,10 @@ func (s *Server) configure() error {
 	return os.WriteFile(s.confPath, buf.Bytes(), 0o600)
 }
 
-// The rootdn manages everything. A user may authenticate with and change its own
-// password and read its own entry; authenticated users read the rest (but no password hashes).
+// confTemplate is slapd.conf; aclTemplate gives its limits and access lines. The rootdn
+// (AdminDN) is above them all and plays a human administrator.
 var confTemplate = template.Must(template.New("slapd.conf").Funcs(template.FuncMap{
-	"q":    func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` },
+	"q":    quote,
 	"secs": func(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) },
 }).Parse(`# generated by ldaptest; private to this process
 include {{.Opts.SchemaDir}}/core.schema
@@ -251,6 +291,8 @@ suffix {{q .Opts.Suffix}}
 rootdn {{q .AdminDN}}
 rootpw {{q .RootPW}}
 directory {{.Data}}
+# Test data need not survive a power cut; without fsync per write, seeding many entries is quick.
+dbnosync
 # lastbind maintains pwdLastSuccess, which ppolicy's pwdMaxIdle needs.
 lastbind on
 index objectClass eq
@@ -261,15 +303,58 @@ overlay ppolicy
 ppolicy_default {{q .PolicyDN}}
 ppolicy_hash_cleartext
 
+{{.ACL}}`))
+
+// aclTemplate is the limits and access control that docs/directory.md prescribes for
+// production; the doc shows it rendered with example names, and a test holds the two equal.
+//
+// dn.regex patterns match normalized DNs: lower case, no spaces after commas, and any special
+// character in a value hex-escaped (\2C), so "[^,]" never runs into a value. A practice is a
+// Kubernetes namespace, a DNS label, hence [a-z0-9-]+: the $2 taken from it is safe to expand
+// into the second pattern.
+var aclTemplate = template.Must(template.New("acl").Funcs(template.FuncMap{"q": quote}).Parse(`# The operator's service account may do anything under the suffix, and list it whole.
+limits dn.exact={{q .ServiceDN}} size=unlimited size.prtotal=unlimited
+access to dn.subtree={{q .Suffix}}
+	by dn.exact={{q .ServiceDN}} manage
+	by * break
+# Nobody reads a password hash, their own included: one signs in with it, and may change it.
 access to attrs=userPassword
 	by self =w
 	by anonymous auth
 	by * none
+access to attrs=pwdHistory
+	by * none
+# When someone signed in or failed to is theirs to see.
+access to attrs=pwdChangedTime,pwdLastSuccess,pwdFailureTime,pwdAccountLockedTime,pwdGraceUseTime,pwdReset,pwdPolicySubentry
+	by self read
+	by * none
+# A signed-in person may start a search at the base DN, without reading that entry, ...
+access to dn.base={{q .BaseDN}} attrs=entry
+	by users search
+	by * none
+# ... reads their own practice, ou=<practice>,<baseDN>, and nothing of another.
+access to dn.regex={{q (printf "^(.+,)?ou=([a-z0-9-]+),%s$" .BaseRE)}}
+	by dn.regex={{q (printf "^.+,ou=$2,%s$" .BaseRE)}} read
+	by self read
+	by * none
 access to *
 	by self read
-	by users read
 	by * none
 `))
+
+// quote makes s one slapd.conf argument: in double quotes, backslashes and quotes escaped.
+func quote(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+
+// accessConfig renders aclTemplate.
+func accessConfig(suffix, baseDN, serviceDN string) (string, error) {
+	baseRE, err := dnRegexp(baseDN)
+	if err != nil {
+		return "", fmt.Errorf("base DN %q: %w", baseDN, err)
+	}
+	var buf bytes.Buffer
+	err = aclTemplate.Execute(&buf, map[string]string{"Suffix": suffix, "BaseDN": baseDN, "ServiceDN": serviceDN, "BaseRE": baseRE})
+	return buf.String(), err
+}
 
 func (s *Server) seed() error {
 	conn, err := s.Dial()
@@ -294,10 +379,11 @@ func (s *Server) seed() error {
 	}
 	attrs["objectClass"] = oc
 	o := s.opts
-	entries := []struct {
+	type entry struct {
 		dn    string
 		attrs map[string][]string
-	}{
+	}
+	entries := []entry{
 		{s.opts.Suffix, attrs},
 		{"ou=policies," + s.opts.Suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"policies"}}},
 		{s.PolicyDN, map[string][]string{
@@ -312,13 +398,38 @@ func (s *Server) seed() error {
 			"pwdAllowUserChange": {"TRUE"},
 			"pwdSafeModify":      {"FALSE"},
 		}},
+		// The service account's own policy: never locked out, however idle, however many
+		// failed binds. pwdAttribute is required by the pwdPolicy class.
+		{s.ServicePolicyDN, map[string][]string{
+			"objectClass":  {"organizationalRole", "pwdPolicy"},
+			"cn":           {"service"},
+			"pwdAttribute": {"userPassword"},
+			"pwdLockout":   {"FALSE"},
+		}},
+		{s.ServiceDN, map[string][]string{
+			"objectClass":       {"organizationalRole", "simpleSecurityObject"},
+			"cn":                {"staff-operator"},
+			"description":       {"staff-operator's service account"},
+			"userPassword":      {s.ServicePassword},
+			"pwdPolicySubentry": {s.ServicePolicyDN},
+		}},
+	}
+	if base, _ := ldap.ParseDN(s.BaseDN); !base.EqualFold(dn) {
+		entries = append(entries, entry{s.BaseDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {base.RDNs[0].Attributes[0].Value}}})
 	}
 	for _, e := range entries {
 		req := ldap.NewAddRequest(e.dn, nil)
 		for k, v := range e.attrs {
 			req.Attribute(k, v)
 		}
-		if err := conn.Add(req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+		err := conn.Add(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && e.dn == s.ServiceDN {
+			// Data kept from an earlier run (Options.Dir): the entry stays, with this run's password.
+			mod := ldap.NewModifyRequest(e.dn, nil)
+			mod.Replace("userPassword", []string{s.ServicePassword})
+			err = conn.Modify(mod)
+		}
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 			return fmt.Errorf("seed %s: %w", e.dn, err)
 		}
 	}
@@ -326,13 +437,16 @@ func (s *Server) seed() error {
 }
 
 // Dial opens a connection bound as the admin.
-func (s *Server) Dial() (*ldap.Conn, error) {
+func (s *Server) Dial() (*ldap.Conn, error) { return s.DialAs(s.AdminDN, s.AdminPassword) }
+
+// DialAs opens a connection bound as dn, as a person or the service account would.
+func (s *Server) DialAs(dn, password string) (*ldap.Conn, error) {
 	conn, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}))
 	if err != nil {
 		return nil, err
 	}
 	conn.SetTimeout(10 * time.Second)
-	if err := conn.Bind(s.AdminDN, s.AdminPassword); err != nil {
+	if err := conn.Bind(dn, password); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -443,6 +557,43 @@ func (s *Server) logTail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// dnRegexp returns a POSIX extended regular expression that matches dn as slapd normalizes it
+// (what dn.regex patterns are matched against): attribute types and values in lower case,
+// no space after a comma, and the characters that need escaping in a value as \XX. Only
+// single-valued RDNs of case-insensitive attributes (dc, o, ou, cn) with ASCII values are
+// supported, as in a suffix or base DN: slapd's Unicode normalization is not repeated here.
+func dnRegexp(dn string) (string, error) {
+	d, err := ldap.ParseDN(dn)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, rdn := range d.RDNs {
+		if len(rdn.Attributes) != 1 {
+			return "", fmt.Errorf("multi-valued RDN in %q", dn)
+		}
+		a := rdn.Attributes[0]
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToLower(a.Type))
+		b.WriteByte('=')
+		v := strings.ToLower(a.Value)
+		if strings.ContainsFunc(v, func(r rune) bool { return r > 0x7f }) {
+			return "", fmt.Errorf("non-ASCII value in %q", dn)
+		}
+		for j := 0; j < len(v); j++ {
+			c := v[j]
+			if strings.IndexByte(`,+"\<>;=`, c) >= 0 || c < 0x20 || (j == 0 && (c == '#' || c == ' ')) || (j == len(v)-1 && c == ' ') {
+				fmt.Fprintf(&b, `\%02X`, c)
+				continue
+			}
+			b.WriteByte(c)
+		}
+	}
+	return regexp.QuoteMeta(b.String()), nil
 }
 
 func freePort() (int, error) {

@@ -1,0 +1,52 @@
+package ldap_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+)
+
+// Every test of this package runs the backend as the service account, under the production
+// ACL (newClient). This one covers what only shows with many entries: slapd answers at most
+// 500 entries per search (sizelimit), paged or not, unless limits lifts it for the service
+// account; ListManaged and SetGroupMembers read whole organizations in one paged search.
+func TestServiceAccountListsBeyondSizeLimit(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	conn := admin(t, s)
+	ctx := context.Background()
+	const n = 520
+	addOU(t, conn, "ou=clinic-big,"+s.BaseDN, "ou=people,ou=clinic-big,"+s.BaseDN)
+	for i := range n {
+		name := fmt.Sprintf("u-%03d", i)
+		req := goldap.NewAddRequest("uid="+name+",ou=people,ou=clinic-big,"+s.BaseDN, nil)
+		req.Attribute("objectClass", []string{"inetOrgPerson"})
+		req.Attribute("uid", []string{name})
+		req.Attribute("cn", []string{name})
+		req.Attribute("sn", []string{name})
+		req.Attribute("businessCategory", []string{"staff.rosterops.io/account=clinic-big/" + name})
+		ok(t, conn.Add(req))
+	}
+	inv, err := c.ListManaged(ctx)
+	ok(t, err)
+	if len(inv.Accounts) != n {
+		t.Fatalf("listed %d accounts, want %d", len(inv.Accounts), n)
+	}
+	g := directory.GroupKey{Organization: "clinic-big", Kind: directory.GroupLocation, Name: "everyone"}
+	_, err = c.EnsureGroup(ctx, directory.Group{Key: g})
+	ok(t, err)
+	members := make([]directory.AccountKey, 0, n)
+	for _, a := range inv.Accounts {
+		members = append(members, a.Key)
+	}
+	changed, err := c.SetGroupMembers(ctx, g, members)
+	ok(t, err)
+	if got := groupOf(t, c, g); !changed || len(got.Members) != n {
+		t.Fatalf("group has %d members, want %d", len(got.Members), n)
+	}
+}
