@@ -153,25 +153,8 @@ func TestAdoptionStaysInsideThePractice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	for _, dn := range []string{"ou=other-practice," + own.BaseDN, "ou=people,ou=other-practice," + own.BaseDN} {
-		add := goldap.NewAddRequest(dn, nil)
-		add.Attribute("objectClass", []string{"organizationalUnit"})
-		add.Attribute("ou", []string{strings.TrimPrefix(strings.SplitN(dn, ",", 2)[0], "ou=")})
-		if err := admin.Add(add); err != nil {
-			t.Fatal(err)
-		}
-	}
 	foreign := "uid=pat,ou=people,ou=other-practice," + own.BaseDN
-	add := goldap.NewAddRequest(foreign, nil)
-	add.Attribute("objectClass", []string{"inetOrgPerson"})
-	add.Attribute("uid", []string{"pat"})
-	add.Attribute("cn", []string{"Pat Other"})
-	add.Attribute("sn", []string{"Other"})
-	add.Attribute("mail", []string{op.email("pat")})
-	add.Attribute("userPassword", []string{"the other practice's password"})
-	if err := admin.Add(add); err != nil {
-		t.Fatal(err)
-	}
+	addPerson(t, admin, foreign, op.email("pat"), "the other practice's password")
 	before := entryDump(t, admin, foreign)
 
 	op.create(newMember("pat", op.email("pat")))
@@ -188,6 +171,39 @@ func TestAdoptionStaysInsideThePractice(t *testing.T) {
 	}
 	if len(mailsTo(op.email("pat"))) != 0 {
 		t.Error("a mail went to the other practice's person")
+	}
+}
+
+// addPerson adds, as the directory's administrator, a person the operator does not manage at
+// dn (uid=<name>,ou=...,<base>), with the ou= containers above it that are missing.
+func addPerson(t *testing.T, admin *goldap.Conn, dn, email, password string) {
+	t.Helper()
+	parsed, err := goldap.ParseDN(dn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(parsed.RDNs) - 1; i >= 1; i-- {
+		rdn := parsed.RDNs[i].Attributes[0]
+		if rdn.Type != "ou" {
+			continue
+		}
+		add := goldap.NewAddRequest((&goldap.DN{RDNs: parsed.RDNs[i:]}).String(), nil)
+		add.Attribute("objectClass", []string{"organizationalUnit"})
+		add.Attribute("ou", []string{rdn.Value})
+		if err := admin.Add(add); err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultEntryAlreadyExists) {
+			t.Fatal(err)
+		}
+	}
+	uid := parsed.RDNs[0].Attributes[0].Value
+	add := goldap.NewAddRequest(dn, nil)
+	add.Attribute("objectClass", []string{"inetOrgPerson"})
+	add.Attribute("uid", []string{uid})
+	add.Attribute("cn", []string{uid})
+	add.Attribute("sn", []string{uid})
+	add.Attribute("mail", []string{email})
+	add.Attribute("userPassword", []string{password})
+	if err := admin.Add(add); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -395,25 +411,8 @@ func TestAdoptedPasswordIsNotTrusted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	for _, dn := range []string{"ou=" + op.ns + "," + slapd.BaseDN, "ou=people,ou=" + op.ns + "," + slapd.BaseDN} {
-		add := goldap.NewAddRequest(dn, nil)
-		add.Attribute("objectClass", []string{"organizationalUnit"})
-		add.Attribute("ou", []string{strings.TrimPrefix(strings.SplitN(dn, ",", 2)[0], "ou=")})
-		if err := admin.Add(add); err != nil {
-			t.Fatal(err)
-		}
-	}
 	existing := "uid=kim.legacy,ou=people,ou=" + op.ns + "," + slapd.BaseDN
-	add := goldap.NewAddRequest(existing, nil)
-	add.Attribute("objectClass", []string{"inetOrgPerson"})
-	add.Attribute("uid", []string{"kim.legacy"})
-	add.Attribute("cn", []string{"Kim Legacy"})
-	add.Attribute("sn", []string{"Legacy"})
-	add.Attribute("mail", []string{op.email("kim")})
-	add.Attribute("userPassword", []string{"a password someone else set"})
-	if err := admin.Add(add); err != nil {
-		t.Fatal(err)
-	}
+	addPerson(t, admin, existing, op.email("kim"), "a password someone else set")
 
 	op.create(newMember("kim", op.email("kim")))
 	m := op.waitMember("kim", "adopted and invited", func(m *staffv1alpha1.StaffMember) bool {
