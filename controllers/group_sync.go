@@ -120,9 +120,15 @@ func setCondition(conds *[]metav1.Condition, typ string, status metav1.Condition
 func setDirectoryError(conds *[]metav1.Condition, gen int64, step string, err error) {
 	reason := staffv1alpha1.ReasonDirectoryError
 	msg := fmt.Sprintf("%s: %v", step, err)
-	if errors.Is(err, directory.ErrUnavailable) {
+	switch {
+	case errors.Is(err, directory.ErrUnavailable):
 		reason = staffv1alpha1.ReasonDirectoryUnavailable
 		msg = fmt.Sprintf("The directory cannot be reached; retrying with backoff (%s: %v)", step, err)
+	case errors.Is(err, directory.ErrSizeLimit):
+		reason = staffv1alpha1.ReasonDirectorySizeLimit
+		msg = fmt.Sprintf("The directory stopped a search at its size limit for the operator's bind DN (directory.ldap.bindDN); "+
+			"lift it in slapd for that DN, e.g. limits dn.exact=\"<bindDN>\" size=unlimited size.prtotal=unlimited (olcLimits in cn=config), "+
+			"see docs/directory.md; retrying with backoff (%s: %v)", step, err)
 	}
 	setCondition(conds, staffv1alpha1.ConditionDirectorySynced, metav1.ConditionFalse, gen, reason, msg)
 	setCondition(conds, staffv1alpha1.ConditionReady, metav1.ConditionFalse, gen, reason, msg)

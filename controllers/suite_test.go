@@ -311,11 +311,15 @@ func ensureNamespace(t *testing.T, name string) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes: a wait for a condition, not a
-// sleep.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+// eventually polls cond until it holds or the deadline passes (30s, or within): a wait for a
+// condition, not a sleep.
+func eventually(t *testing.T, what string, cond func() (bool, string), within ...time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	wait := 30 * time.Second
+	if len(within) > 0 {
+		wait = within[0]
+	}
+	deadline := time.Now().Add(wait)
 	last := ""
 	for time.Now().Before(deadline) {
 		ok, state := cond()

@@ -22,6 +22,10 @@ const (
 	ReasonDirectoryUnavailable = "DirectoryUnavailable"
 	// ReasonDirectoryError: the directory refused a write for a reason retrying cannot fix.
 	ReasonDirectoryError = "DirectoryError"
+	// ReasonDirectorySizeLimit: the directory ended a search at its size limit for the
+	// operator's bind DN; the message names the server setting that lifts it. Retried with
+	// backoff until the server is fixed.
+	ReasonDirectorySizeLimit = "DirectorySizeLimit"
 	// ReasonConflict: the email belongs to a directory entry the operator must not take over,
 	// or the member's account was left by an earlier StaffMember of that name and can still
 	// sign in.

@@ -28,6 +28,11 @@ var (
 	// ErrAccessDenied: the operator's credentials were refused or lack the rights; fix the
 	// configuration (bind DN, password file, ACLs).
 	ErrAccessDenied = errors.New("access denied")
+	// ErrSizeLimit: the directory ended a search at the size limit it sets for the operator's
+	// bind DN, so a listing (every account of a practice, every managed entry) came back
+	// incomplete. The server's configuration must lift the limit for the bind DN; every
+	// ErrSizeLimit is also an ErrAccessDenied, retried with backoff until it is.
+	ErrSizeLimit = errors.New("size limit exceeded")
 )
 
 // ConflictError says why an entry is not the operator's to change.

@@ -230,6 +230,9 @@ func classify(err error) error {
 		goldap.LDAPResultTimeLimitExceeded, goldap.LDAPResultAdminLimitExceeded, goldap.LDAPResultTimeout,
 		goldap.LDAPResultConnectError, goldap.LDAPResultLoopDetect, goldap.LDAPResultOther:
 		kind = directory.ErrUnavailable
+	case goldap.LDAPResultSizeLimitExceeded:
+		// A limit of the server's for this bind DN: only its configuration can lift it.
+		return fmt.Errorf("%w: %w: %w", directory.ErrAccessDenied, directory.ErrSizeLimit, err)
 	case goldap.LDAPResultNoSuchObject:
 		kind = directory.ErrNotFound
 	case goldap.LDAPResultEntryAlreadyExists:
@@ -262,6 +265,9 @@ func (c *Client) search(ctx context.Context, req *goldap.SearchRequest, paged bo
 		}
 		return err
 	})
+	if errors.Is(err, directory.ErrSizeLimit) {
+		return nil, fmt.Errorf("%w; slapd must not limit the bind DN: limits dn.exact=%q size=unlimited size.prtotal=unlimited (docs/directory.md)", err, c.cfg.BindDN)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,15 @@ package ldap_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/directory/ldap"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
 )
 
@@ -48,5 +51,18 @@ func TestServiceAccountListsBeyondSizeLimit(t *testing.T) {
 	ok(t, err)
 	if got := groupOf(t, c, g); !changed || len(got.Members) != n {
 		t.Fatalf("group has %d members, want %d", len(got.Members), n)
+	}
+
+	// A bind DN the server limits gets an error that says so and names the fix, not "invalid".
+	mod := goldap.NewModifyRequest("uid=u-000,ou=people,ou=clinic-big,"+s.BaseDN, nil)
+	mod.Replace("userPassword", []string{"a person of the practice"})
+	ok(t, conn.Modify(mod))
+	limited := newClient(t, s, func(cfg *ldap.Config) {
+		cfg.BindDN, cfg.BindPasswordFile, cfg.BindPassword = "uid=u-000,ou=people,ou=clinic-big,"+s.BaseDN, "", "a person of the practice"
+	})
+	_, err = limited.ListManaged(ctx)
+	if !errors.Is(err, directory.ErrSizeLimit) || !errors.Is(err, directory.ErrAccessDenied) || errors.Is(err, directory.ErrInvalid) ||
+		!strings.Contains(err.Error(), "size.prtotal=unlimited") {
+		t.Fatalf("listing past the size limit: %v", err)
 	}
 }
