@@ -245,7 +245,7 @@ func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&staffv1alpha1.Invitation{}).
 		Watches(&staffv1alpha1.StaffMember{}, handler.EnqueueRequestsFromMapFunc(r.invitationsOf)).
 		Named("invitation").
-		Complete(r)
+		Complete(quietConflicts(r))
 }
 
 // invitationsOf maps a StaffMember to its Invitations.

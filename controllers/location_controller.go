@@ -90,7 +90,7 @@ func (r *LocationReconciler) SetupWithManager(mgr ctrl.Manager, dir directory.Ba
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
-	return b.Complete(r)
+	return b.Complete(quietConflicts(r))
 }
 
 // locationsOf names the Locations a member may access: all of them with allLocations.

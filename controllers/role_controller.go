@@ -90,5 +90,5 @@ func (r *RoleReconciler) SetupWithManager(mgr ctrl.Manager, dir directory.Backen
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
-	return b.Complete(r)
+	return b.Complete(quietConflicts(r))
 }

@@ -3,8 +3,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -65,4 +68,24 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 		}
 	}
 	return resync, nil
+}
+
+// StripUnread is the manager's cache transform: it drops from every cached object what neither
+// a reconciler nor the invitation page reads, managedFields and kubectl's last-applied
+// annotation, which are most of a small object's size. With thousands of staff members the
+// cache is the manager's memory.
+func StripUnread(in any) (any, error) {
+	obj, err := meta.Accessor(in)
+	if err != nil {
+		return in, nil
+	}
+	if obj.GetManagedFields() != nil {
+		obj.SetManagedFields(nil)
+	}
+	if a := obj.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+		a = maps.Clone(a)
+		delete(a, corev1.LastAppliedConfigAnnotation)
+		obj.SetAnnotations(a)
+	}
+	return in, nil
 }

@@ -11,10 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -116,21 +118,32 @@ func (r *StaffMemberReconciler) reconcile(ctx context.Context, m *staffv1alpha1.
 
 func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Clock.Now()) }
 
-// SetupWithManager registers the reconciler. A member is reconciled when it changes, when one of
-// its Invitations changes (an accepted one means a password was set), when a Role or Location it
-// names appears or goes, and when Resync finds its account drifted.
+// SetupWithManager registers the reconciler. A member is reconciled when it changes (a
+// deactivation or a deletion ahead of everything else), when one of its Invitations changes
+// (an accepted one means a password was set), when a Role or Location it names appears or goes
+// (not when one changes), and when Resync finds its account drifted.
 func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.recorder = mgr.GetEventRecorder("staffmember-controller")
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&staffv1alpha1.StaffMember{}).
+		Watches(&staffv1alpha1.StaffMember{}, offboardingFirst()).
 		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember)).
-		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false))).
-		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true))).
+		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false)), builder.WithPredicates(appearsOrGoes)).
+		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true)), builder.WithPredicates(appearsOrGoes)).
 		Named("staffmember")
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
-	return b.Complete(r)
+	return b.Complete(quietConflicts(r))
+}
+
+// appearsOrGoes passes the events of a Role or Location that matter to the members naming it:
+// it was created or deleted. Its updates (a status write after every group sync, a new display
+// name) change nothing a member's pass decides, and a role held by thousands would otherwise
+// re-run thousands of passes on each.
+var appearsOrGoes = predicate.Funcs{
+	UpdateFunc:  func(event.UpdateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 // invitedMember maps an Invitation to the StaffMember it invites.

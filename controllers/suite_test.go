@@ -207,7 +207,7 @@ func newManager(t *testing.T, cfg *rest.Config, namespace string) ctrl.Manager {
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}, DefaultTransform: StripUnread},
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {

@@ -31,6 +31,11 @@ type Client struct {
 	mu   sync.Mutex
 	conn *goldap.Conn
 
+	// paging lets one paged search at a time use the shared connection: slapd keeps one paging
+	// state per connection, and a second paged search between the pages of a first ends the
+	// first with "paged results cookie is invalid".
+	paging sync.Mutex
+
 	stats struct{ binds, searches, adds, modifies, renames, deletes, extended, errors atomic.Int64 }
 
 	// containers are the DNs of organization and people/roles/locations OUs known to exist.
@@ -254,6 +259,10 @@ func searchReq(base string, scope int, filter string, attrs []string) *goldap.Se
 
 // search runs a search; paged runs it in pages of PageSize and returns all entries.
 func (c *Client) search(ctx context.Context, req *goldap.SearchRequest, paged bool) ([]*goldap.Entry, error) {
+	if paged {
+		c.paging.Lock()
+		defer c.paging.Unlock()
+	}
 	var res *goldap.SearchResult
 	err := c.run(ctx, "search", &c.stats.searches, func(conn *goldap.Conn) error {
 		var err error

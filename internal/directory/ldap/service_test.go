@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -64,5 +65,35 @@ func TestServiceAccountListsBeyondSizeLimit(t *testing.T) {
 	if !errors.Is(err, directory.ErrSizeLimit) || !errors.Is(err, directory.ErrAccessDenied) || errors.Is(err, directory.ErrInvalid) ||
 		!strings.Contains(err.Error(), "size.prtotal=unlimited") {
 		t.Fatalf("listing past the size limit: %v", err)
+	}
+}
+
+// Paged searches share the client's one connection, where slapd keeps one paging state: many
+// at once (resync, group syncs of several practices) must each see every entry.
+func TestConcurrentPagedSearches(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s, func(cfg *ldap.Config) { cfg.PageSize = 5 })
+	ctx := context.Background()
+	const n = 60
+	for i := range n {
+		ok(t, c.CreateAccount(ctx, account("clinic-paged", fmt.Sprintf("p-%02d", i))))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			inv, err := c.ListManaged(ctx)
+			if err == nil && len(inv.Accounts) != n {
+				err = fmt.Errorf("listed %d accounts, want %d", len(inv.Accounts), n)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
