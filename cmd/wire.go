@@ -9,9 +9,12 @@ import (
 	"github.com/rosterops/staff-operator/controllers"
 	"github.com/rosterops/staff-operator/internal/config"
 	"github.com/rosterops/staff-operator/internal/directory/ldap"
+	"github.com/rosterops/staff-operator/internal/linktoken"
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
+	"github.com/rosterops/staff-operator/internal/metrics"
 	"github.com/rosterops/staff-operator/internal/web"
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // reconcilerOptions builds the directory client, the mail sender and the templates from the
@@ -26,7 +29,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		BindDN: l.BindDN, BindPasswordFile: l.BindPasswordFile, BaseDN: l.BaseDN,
 		AdoptExisting: l.AdoptExisting, PolicyDN: l.PolicyDN,
 		DialTimeout: l.Timeout.Duration, RequestTimeout: l.Timeout.Duration,
-		Observer: controllers.ObserveDirectoryOperation,
+		Observer: metrics.ObserveDirectoryOperation,
 	})
 	if err != nil {
 		return controllers.Options{}, fmt.Errorf("directory.ldap: %w", err)
@@ -48,7 +51,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 	if err != nil {
 		return controllers.Options{}, fmt.Errorf("mail.from: %w", err)
 	}
-	tokens, err := controllers.NewTokenIssuer(cfg.Invitations.TokenKey)
+	tokens, err := linktoken.New(cfg.Invitations.TokenKey)
 	if err != nil {
 		return controllers.Options{}, fmt.Errorf("invitations.tokenKeyFile: %w", err)
 	}
@@ -69,7 +72,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 func invitationPage(cfg *config.Config, mgr ctrl.Manager, reconcilers controllers.Options) (*web.Server, error) {
 	log := ctrl.Log.WithName("invitation-page")
 	h, err := web.NewHandler(web.Options{
-		Store:             controllers.NewInvitationStore(mgr, reconcilers.Directory, reconcilers.Tokens, reconcilers.Clock),
+		Store:             invitationstore.New(mgr, reconcilers.Directory, reconcilers.Tokens, reconcilers.Clock),
 		Now:               reconcilers.Clock.Now,
 		MinPasswordLength: cfg.Web.MinPasswordLength,
 		SignInURL:         cfg.Web.SignInURL,

@@ -16,6 +16,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // groupFinalizer removes a Role's or Location's group from the directory before the object goes.
@@ -98,8 +99,8 @@ func groupMembers(ctx context.Context, c client.Reader, namespace, index string,
 		}
 		for i := range list.Items {
 			m := &list.Items[i]
-			if m.DeletionTimestamp.IsZero() && !wantLocked(m) && m.Status.AccountID != "" {
-				keys = append(keys, accountKey(m))
+			if m.DeletionTimestamp.IsZero() && !staff.Deactivated(m) && m.Status.AccountID != "" {
+				keys = append(keys, staff.AccountKey(m))
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
@@ -60,7 +61,7 @@ func referencedBy(refs func(context.Context, *staffv1alpha1.StaffMember) []strin
 func membershipChanged(ctx context.Context, old, cur *staffv1alpha1.StaffMember, refs func(context.Context, *staffv1alpha1.StaffMember) []string) bool {
 	return old.Status.AccountID != cur.Status.AccountID ||
 		old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
-		wantLocked(old) != wantLocked(cur) ||
+		staff.Deactivated(old) != staff.Deactivated(cur) ||
 		!slices.Equal(refs(ctx, old), refs(ctx, cur))
 }
 
@@ -88,7 +89,7 @@ func offboardingFirst() handler.EventHandler {
 // offboarded reports whether an update ends the member's access: a deactivation, or the start
 // of a deletion.
 func offboarded(old, cur *staffv1alpha1.StaffMember) bool {
-	return (!wantLocked(old) && wantLocked(cur)) || (old.DeletionTimestamp.IsZero() && !cur.DeletionTimestamp.IsZero())
+	return (!staff.Deactivated(old) && staff.Deactivated(cur)) || (old.DeletionTimestamp.IsZero() && !cur.DeletionTimestamp.IsZero())
 }
 
 // addFirst adds a request at offboardingPriority when the queue is controller-runtime's

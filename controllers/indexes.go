@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // Field indexes on the manager's cache. Role and Location reconcilers write their groups' member
@@ -21,8 +22,6 @@ const (
 	indexMemberLocations = "spec.locations"
 	// indexInvitationMember indexes Invitations by the StaffMember they invite.
 	indexInvitationMember = "spec.memberRef.name"
-	// IndexInvitationTokenHash indexes Invitations by the hash of their live token.
-	IndexInvitationTokenHash = "status.tokenHash"
 
 	// allLocationsValue stands in the location index for "every location"; it cannot be a
 	// Location's name, which must start with a letter or digit.
@@ -51,12 +50,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &staffv1alpha1.Invitation{}, IndexInvitationTokenHash, func(o client.Object) []string {
-		if h := o.(*staffv1alpha1.Invitation).Status.TokenHash; h != "" {
-			return []string{h}
-		}
-		return nil
-	})
+	return invitationstore.IndexTokenHash(ctx, idx)
 }
 
 func names(in []staffv1alpha1.ObjectName) []string {

@@ -18,6 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/linktoken"
+	"github.com/rosterops/staff-operator/internal/metrics"
+	"github.com/rosterops/staff-operator/internal/staff"
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // InvitationReconciler issues an Invitation's links and mails them: it records each attempt
@@ -29,7 +33,7 @@ type InvitationReconciler struct {
 	// already accepted by the mail server.
 	APIReader client.Reader
 	Mail      Mailer
-	Tokens    TokenIssuer
+	Tokens    linktoken.Issuer
 	Clock     clock.PassiveClock
 	// DefaultTTL is the lifetime of a link when the Invitation does not set one.
 	DefaultTTL time.Duration
@@ -60,7 +64,7 @@ func (r *InvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if verdict(retErr) {
 			inv.Status.ObservedGeneration = inv.Generation
 		}
-		countFinished(before.Status.Phase, inv.Status.Phase)
+		metrics.CountFinished(before.Status.Phase, inv.Status.Phase)
 		changed := !equality.Semantic.DeepEqual(before.Status, inv.Status)
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &inv, before, changed, statusPatchLock(before, &inv)...))
 	}()
@@ -132,10 +136,10 @@ func (r *InvitationReconciler) resendRequested(inv *staffv1alpha1.Invitation) bo
 }
 
 // waitForClaim holds expiry and resends while the invitation page sets a password through the
-// link, and releases a claim that outlived claimTimeout: the replica that made it stopped
+// link, and releases a claim that outlived invitationstore.ClaimTimeout: the replica that made it stopped
 // mid-way, and the invitee must be able to try again with the same link.
 func (r *InvitationReconciler) waitForClaim(inv *staffv1alpha1.Invitation, now time.Time) (ctrl.Result, error) {
-	deadline := inv.Status.ClaimedAt.Add(claimTimeout)
+	deadline := inv.Status.ClaimedAt.Add(invitationstore.ClaimTimeout)
 	if now.Before(deadline) {
 		return ctrl.Result{RequeueAfter: deadline.Sub(now)}, nil
 	}
@@ -178,9 +182,9 @@ func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv
 		return "", nil
 	case !m.DeletionTimestamp.IsZero():
 		return "the StaffMember is being deleted", nil
-	case wantLocked(m):
+	case staff.Deactivated(m):
 		return "the StaffMember was deactivated", nil
-	case createdForAnother(inv, m):
+	case staff.CreatedForAnother(inv, m):
 		return "it was created for an earlier StaffMember named " + m.Name + ", which was deleted", nil
 	case inv.Status.Email != "" && inv.Status.Email != m.Spec.Email:
 		return "the StaffMember's email changed; the new address gets its own invitation", nil
@@ -189,14 +193,6 @@ func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv
 		return "the account got a password another way (a password reset or an administrator); the invitation is not needed", nil
 	}
 	return r.supersededBy(ctx, inv)
-}
-
-// createdForAnother reports whether the operator created the Invitation for another object
-// than m: an earlier StaffMember of the same name, deleted since. Its link belongs to the
-// person that member was, never to the person m is.
-func createdForAnother(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) bool {
-	owner := metav1.GetControllerOf(inv)
-	return owner != nil && owner.Kind == "StaffMember" && owner.UID != m.UID
 }
 
 // supersededBy keeps one live Invitation per member and purpose: the oldest invitation (the one

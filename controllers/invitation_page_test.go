@@ -22,8 +22,10 @@ import (
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
+	"github.com/rosterops/staff-operator/internal/staff"
 	"github.com/rosterops/staff-operator/internal/web"
 	"github.com/rosterops/staff-operator/internal/web/browsertest"
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // The invitation page against the real parts: envtest, slapd, the SMTP server, the manager's
@@ -412,7 +414,7 @@ func TestDeactivationDuringSubmitStaysLocked(t *testing.T) {
 	if err := bind(m.Status.AccountID, goodPassword); err == nil {
 		t.Fatal("the deactivated account signs in")
 	}
-	facts, err := op.directory.SignInFacts(context.Background(), accountKey(m))
+	facts, err := op.directory.SignInFacts(context.Background(), staff.AccountKey(m))
 	if err != nil || !facts.Locked || facts.LockReason != directory.LockAdministrative {
 		t.Errorf("sign-in facts %+v (%v), want locked by an administrator", facts, err)
 	}
@@ -449,7 +451,7 @@ func TestAbandonedClaimIsReleased(t *testing.T) {
 		return res.status == http.StatusNotFound, fmt.Sprint(res.status)
 	})
 
-	op.clock.Step(claimTimeout - time.Second)
+	op.clock.Step(invitationstore.ClaimTimeout - time.Second)
 	op.poke("abe", 1)
 	if inv := op.invitation("abe"); inv.Status.ClaimedAt == nil {
 		t.Fatal("the claim was released before its timeout")

@@ -14,6 +14,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/staff"
 	"github.com/rosterops/staff-operator/internal/web"
 )
 
@@ -89,16 +90,6 @@ func (r *InvitationReconciler) sendFailed(inv *staffv1alpha1.Invitation, err err
 	return ctrl.Result{}, err
 }
 
-func mailResult(err error) string {
-	switch {
-	case err == nil:
-		return "sent"
-	case mail.IsPermanent(err):
-		return "rejected"
-	}
-	return "unavailable"
-}
-
 func (r *InvitationReconciler) ttl(inv *staffv1alpha1.Invitation) time.Duration {
 	if inv.Spec.TTL != nil {
 		return inv.Spec.TTL.Duration
@@ -116,7 +107,7 @@ func (r *InvitationReconciler) mailData(ctx context.Context, inv *staffv1alpha1.
 	case inv.Status.Attempt > 1:
 		kind = mail.InvitationResent
 	}
-	practice, err := practiceName(ctx, r.Client, inv.Namespace)
+	practice, err := staff.PracticeName(ctx, r.Client, inv.Namespace)
 	if err != nil {
 		return kind, mail.Data{}, err
 	}
@@ -124,13 +115,13 @@ func (r *InvitationReconciler) mailData(ctx context.Context, inv *staffv1alpha1.
 	token := r.Tokens.Token(inv.UID, inv.Status.Attempt, inv.Status.Email)
 	return kind, mail.Data{
 		Practice:  practice,
-		Name:      displayName(m),
+		Name:      staff.DisplayName(m),
 		Email:     inv.Status.Email,
 		Roles:     roles,
 		Locations: locations,
 		Link:      web.Link(r.PublicURL, token),
 		ExpiresAt: expires,
-		TimeZone:  primaryTimeZone(ctx, r.Client, m),
+		TimeZone:  staff.PrimaryTimeZone(ctx, r.Client, m),
 	}, nil
 }
 
@@ -146,7 +137,7 @@ func (r *InvitationReconciler) announceReset(ctx context.Context, inv *staffv1al
 		return nil
 	}
 	err := r.Mail.send(ctx, mail.PasswordResetNotice, mail.Data{
-		Practice: practice, Name: displayName(m), Email: change.PreviousEmail, NewEmail: change.NewEmail, Contact: r.Mail.Contact,
+		Practice: practice, Name: staff.DisplayName(m), Email: change.PreviousEmail, NewEmail: change.NewEmail, Contact: r.Mail.Contact,
 	}, inv.UID, inv.Status.Attempt)
 	if mail.IsPermanent(err) {
 		r.recorder.Eventf(inv, nil, corev1.EventTypeWarning, "ResetNoticeRejected", "SendMail",
@@ -159,18 +150,6 @@ func (r *InvitationReconciler) announceReset(ctx context.Context, inv *staffv1al
 	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "ResetNoticeSent", "SendMail",
 		"The member's previous address was told of this password reset (the email changed at %s)", change.ChangedAt.UTC().Format(time.RFC3339))
 	return nil
-}
-
-// practiceName is the organization's display name: the namespace annotation, else its name.
-func practiceName(ctx context.Context, c client.Reader, namespace string) (string, error) {
-	var ns corev1.Namespace
-	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
-		return "", fmt.Errorf("read namespace %s: %w", namespace, err)
-	}
-	if name := ns.Annotations[staffv1alpha1.OrganizationNameAnnotation]; name != "" {
-		return name, nil
-	}
-	return namespace, nil
 }
 
 // access names the member's roles and locations as people know them.
@@ -188,24 +167,4 @@ func (r *InvitationReconciler) access(ctx context.Context, m *staffv1alpha1.Staf
 		}
 	}
 	return roles, locations
-}
-
-// primaryTimeZone is the time zone of the member's primary location, in which expiry times are
-// shown; empty (UTC) when there is none.
-func primaryTimeZone(ctx context.Context, c client.Reader, m *staffv1alpha1.StaffMember) string {
-	if m.Spec.PrimaryLocation == "" {
-		return ""
-	}
-	var loc staffv1alpha1.Location
-	if err := c.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: string(m.Spec.PrimaryLocation)}, &loc); err != nil {
-		return ""
-	}
-	return loc.Spec.TimeZone
-}
-
-func displayName(m *staffv1alpha1.StaffMember) string {
-	if m.Spec.Profile.DisplayName != "" {
-		return m.Spec.Profile.DisplayName
-	}
-	return m.Spec.Profile.GivenName + " " + m.Spec.Profile.FamilyName
 }

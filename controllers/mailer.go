@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/metrics"
 )
 
 // Mailer renders and sends the operator's mails. The Invitation reconciler mails links; the
@@ -29,6 +30,6 @@ func (ml Mailer) send(ctx context.Context, kind mail.Kind, d mail.Data, uid type
 		msg.SetMessageID(string(uid), attempt)
 		err = ml.Sender.Send(ctx, msg)
 	}
-	mailsSent.WithLabelValues(string(kind), mailResult(err)).Inc()
+	metrics.CountMail(kind, err)
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/staff"
 	"github.com/rosterops/staff-operator/internal/web"
 )
 
@@ -251,7 +252,7 @@ func TestForgedStatusMakesNoLink(t *testing.T) {
 	if diff := form.submit(t, op, goodPassword).differsFrom(reference); diff != "" {
 		t.Errorf("POST to the forged link: %s", diff)
 	}
-	facts, err := op.directory.SignInFacts(context.Background(), accountKey(op.member("fay")))
+	facts, err := op.directory.SignInFacts(context.Background(), staff.AccountKey(op.member("fay")))
 	if err != nil {
 		t.Fatal(err)
 	}

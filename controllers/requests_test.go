@@ -9,6 +9,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/staff"
 	"github.com/rosterops/staff-operator/internal/web"
 )
 
@@ -17,7 +18,7 @@ func TestPasswordResetAnnotationMailsAShortLivedLink(t *testing.T) {
 	m := newMember("rae", op.email("rae"))
 	op.create(m)
 	m = op.waitMember("rae", "invited", func(m *staffv1alpha1.StaffMember) bool { return m.Status.Phase == staffv1alpha1.StaffMemberInvited })
-	if err := op.directory.SetPassword(context.Background(), accountKey(m), "an old password nobody remembers"); err != nil {
+	if err := op.directory.SetPassword(context.Background(), staff.AccountKey(m), "an old password nobody remembers"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -51,7 +52,7 @@ func TestLockoutIsReportedAndClearedOnRequest(t *testing.T) {
 	op.create(newMember("lou", op.email("lou")))
 	m := op.waitMember("lou", "invited", func(m *staffv1alpha1.StaffMember) bool { return m.Status.Phase == staffv1alpha1.StaffMemberInvited })
 	const password = "a long and sincere passphrase"
-	if err := op.directory.SetPassword(context.Background(), accountKey(m), password); err != nil {
+	if err := op.directory.SetPassword(context.Background(), staff.AccountKey(m), password); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

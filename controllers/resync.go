@@ -13,6 +13,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // Resync finds changes made by hand in the directory, which no watch reports. Every period it
@@ -96,7 +97,7 @@ func (r *Resync) RunOnce(ctx context.Context) error {
 // accountDrifted compares one account with its member's spec and status: profile, lock state,
 // lockouts and sign-ins the status does not show yet.
 func accountDrifted(m *staffv1alpha1.StaffMember, a directory.AccountState) bool {
-	want := desiredAccount(m)
+	want := staff.DesiredAccount(m)
 	want.Key = a.Key
 	got := a.Account
 	if want.DisplayName == "" {
@@ -108,8 +109,8 @@ func accountDrifted(m *staffv1alpha1.StaffMember, a directory.AccountState) bool
 	lockedOut := a.Locked && !ownLock
 	lastSignIn := m.Status.LastSignInAt
 	return got != want ||
-		(wantLocked(m) && !adminLocked) || (!wantLocked(m) && ownLock) ||
-		(!wantLocked(m) && lockedOut != (m.Status.Phase == staffv1alpha1.StaffMemberLockedOut)) ||
+		(staff.Deactivated(m) && !adminLocked) || (!staff.Deactivated(m) && ownLock) ||
+		(!staff.Deactivated(m) && lockedOut != (m.Status.Phase == staffv1alpha1.StaffMemberLockedOut)) ||
 		(a.PasswordSet && m.Status.Phase == staffv1alpha1.StaffMemberInvited) ||
 		(!a.LastSignIn.IsZero() && (lastSignIn == nil || !lastSignIn.Time.Equal(a.LastSignIn)))
 }

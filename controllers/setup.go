@@ -12,13 +12,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/linktoken"
 )
 
 // Options are what the reconcilers need from outside: the directory, mail, time and settings.
 type Options struct {
 	Directory        directory.Backend
 	Mail             Mailer
-	Tokens           TokenIssuer
+	Tokens           linktoken.Issuer
 	Clock            clock.WithTicker
 	PublicURL        string
 	DefaultTTL       time.Duration

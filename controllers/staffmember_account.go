@@ -15,31 +15,8 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
-
-func accountKey(m *staffv1alpha1.StaffMember) directory.AccountKey {
-	return directory.AccountKey{Organization: m.Namespace, Name: m.Name}
-}
-
-// desiredAccount is the account the spec asks for.
-func desiredAccount(m *staffv1alpha1.StaffMember) directory.Account {
-	p := m.Spec.Profile
-	return directory.Account{
-		Key:         accountKey(m),
-		OwnerUID:    string(m.UID),
-		GivenName:   p.GivenName,
-		FamilyName:  p.FamilyName,
-		DisplayName: p.DisplayName,
-		Email:       m.Spec.Email,
-		Phone:       p.Phone,
-		Title:       p.Title,
-		EmployeeID:  p.EmployeeID,
-	}
-}
-
-func wantLocked(m *staffv1alpha1.StaffMember) bool {
-	return m.Spec.AccountState == staffv1alpha1.AccountStateDeactivated
-}
 
 // resolveReferences checks that the Roles and Locations the member names exist. A missing one is
 // a waiting state, not an error: GitOps applies in any order, and the member is reconciled
@@ -85,7 +62,7 @@ func (r *StaffMemberReconciler) resolveReferences(ctx context.Context, m *staffv
 // An account left at the member's key by an earlier StaffMember of the same name is retired
 // first: the person behind a reused name is a new person, and gets a new account.
 func (r *StaffMemberReconciler) convergeAccount(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) (directory.Observation, error) {
-	want := desiredAccount(m)
+	want := staff.DesiredAccount(m)
 	if obs.Exists && leftByEarlierMember(m, obs) {
 		if err := r.retireAccount(ctx, m, obs); err != nil {
 			return obs, err
@@ -131,7 +108,7 @@ func leftByEarlierMember(m *staffv1alpha1.StaffMember, obs directory.Observation
 // that its password signs in nowhere for this member. One that can still sign in is not
 // touched: it may be someone's live account (deletionPolicy Orphan).
 func (r *StaffMemberReconciler) retireAccount(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) error {
-	retired, err := r.Directory.RetireAccount(ctx, accountKey(m), obs.Actual.OwnerUID)
+	retired, err := r.Directory.RetireAccount(ctx, staff.AccountKey(m), obs.Actual.OwnerUID)
 	if errors.Is(err, directory.ErrConflict) {
 		return &EarlierOwnerError{ID: obs.ID, Err: err}
 	}
@@ -201,11 +178,11 @@ func (r *StaffMemberReconciler) adoptionScope(ctx context.Context, m *staffv1alp
 // that an administrator set by hand (a compromised account) is reported as LockedOut and
 // cleared only on the unlock annotation.
 func (r *StaffMemberReconciler) convergeLock(ctx context.Context, m *staffv1alpha1.StaffMember, obs *directory.Observation) error {
-	key := accountKey(m)
+	key := staff.AccountKey(m)
 	adminLocked := obs.Locked && obs.LockReason == directory.LockAdministrative
 	ownLock := adminLocked && obs.LockedByOperator
 	switch {
-	case wantLocked(m) && !adminLocked:
+	case staff.Deactivated(m) && !adminLocked:
 		if _, err := r.Directory.LockAccount(ctx, key); err != nil {
 			return fmt.Errorf("lock account: %w", err)
 		}
@@ -214,12 +191,12 @@ func (r *StaffMemberReconciler) convergeLock(ctx context.Context, m *staffv1alph
 			reason, note = "DriftCorrected", "Account of a deactivated member was unlocked in the directory; locked again"
 		}
 		r.recorder.Eventf(m, nil, corev1.EventTypeNormal, reason, "LockAccount", note)
-	case !wantLocked(m) && ownLock:
+	case !staff.Deactivated(m) && ownLock:
 		if _, err := r.Directory.UnlockAccount(ctx, key); err != nil {
 			return fmt.Errorf("unlock account: %w", err)
 		}
 		r.recorder.Eventf(m, nil, corev1.EventTypeNormal, "AccountUnlocked", "UnlockAccount", "Account unlocked: the member is active")
-	case !wantLocked(m) && obs.Locked && r.unlockRequested(m):
+	case !staff.Deactivated(m) && obs.Locked && r.unlockRequested(m):
 		if _, err := r.Directory.UnlockAccount(ctx, key); err != nil {
 			return fmt.Errorf("clear lockout: %w", err)
 		}

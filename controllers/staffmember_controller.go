@@ -23,6 +23,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // memberFinalizer applies spec.deletionPolicy to the account before a StaffMember goes.
@@ -90,7 +91,7 @@ func (r *StaffMemberReconciler) reconcile(ctx context.Context, m *staffv1alpha1.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	obs, err := r.Directory.ObserveAccount(ctx, desiredAccount(m))
+	obs, err := r.Directory.ObserveAccount(ctx, staff.DesiredAccount(m))
 	if err != nil {
 		return r.accountFailed(m, fmt.Errorf("observe account: %w", err))
 	}

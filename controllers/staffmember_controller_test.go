@@ -12,6 +12,7 @@ import (
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/staff"
 	"github.com/rosterops/staff-operator/internal/web"
 )
 
@@ -114,7 +115,7 @@ func TestDeactivateLocksAndRevokes(t *testing.T) {
 
 	// The person sets a password (the invitation page's part, here directly).
 	const password = "correct horse battery staple"
-	if err := op.directory.SetPassword(context.Background(), accountKey(m), password); err != nil {
+	if err := op.directory.SetPassword(context.Background(), staff.AccountKey(m), password); err != nil {
 		t.Fatal(err)
 	}
 	if err := bind(m.Status.AccountID, password); err != nil {

@@ -12,6 +12,7 @@ import (
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/mail"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // recordEmailChange notes, before the directory changes, that the spec changed the email of an
@@ -48,12 +49,12 @@ func (r *StaffMemberReconciler) notifyEmailChange(ctx context.Context, m *staffv
 	if change == nil || change.Notice != staffv1alpha1.EmailChangeNoticePending {
 		return nil
 	}
-	practice, err := practiceName(ctx, r.Client, m.Namespace)
+	practice, err := staff.PracticeName(ctx, r.Client, m.Namespace)
 	if err != nil {
 		return err
 	}
 	err = r.Mail.send(ctx, mail.EmailChanged, mail.Data{
-		Practice: practice, Name: displayName(m), Email: change.PreviousEmail, NewEmail: change.NewEmail, Contact: r.Mail.Contact,
+		Practice: practice, Name: staff.DisplayName(m), Email: change.PreviousEmail, NewEmail: change.NewEmail, Contact: r.Mail.Contact,
 	}, m.UID, change.Generation)
 	switch {
 	case err == nil:

@@ -10,6 +10,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // finalize applies spec.deletionPolicy before the StaffMember goes: Deactivate locks the account
@@ -19,7 +20,7 @@ func (r *StaffMemberReconciler) finalize(ctx context.Context, m *staffv1alpha1.S
 	if !controllerutil.ContainsFinalizer(m, memberFinalizer) {
 		return nil
 	}
-	key := accountKey(m)
+	key := staff.AccountKey(m)
 	policy := m.Spec.DeletionPolicy
 	if policy != staffv1alpha1.DeletionPolicyOrphan {
 		// Lock first, also before a delete, so that sign-in stops even if the delete fails.

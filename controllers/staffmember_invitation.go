@@ -11,12 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // liveInvitation reports whether an Invitation can still lead to a password: it is not Accepted
@@ -50,7 +50,7 @@ func (r *StaffMemberReconciler) memberInvitations(ctx context.Context, m *staffv
 // created, owned by the member. A changed email makes the Invitation reconciler revoke the old
 // one; this creates the next, for the new address.
 func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) error {
-	if !obs.Exists || obs.PasswordSet || wantLocked(m) {
+	if !obs.Exists || obs.PasswordSet || staff.Deactivated(m) {
 		return nil
 	}
 	invs, err := r.memberInvitations(ctx, m, staffv1alpha1.PurposeInvitation)
@@ -58,7 +58,7 @@ func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1
 		return err
 	}
 	for i := range invs {
-		if liveInvitation(&invs[i]) && !createdForAnother(&invs[i], m) {
+		if liveInvitation(&invs[i]) && !staff.CreatedForAnother(&invs[i], m) {
 			m.Status.Invitation = invs[i].Name
 			return nil
 		}
@@ -95,7 +95,7 @@ func (r *StaffMemberReconciler) handlePasswordReset(ctx context.Context, m *staf
 	if requested == "" || requested == m.Status.LastHandledPasswordResetAt {
 		return nil
 	}
-	if wantLocked(m) || !obs.Exists {
+	if staff.Deactivated(m) || !obs.Exists {
 		r.recorder.Eventf(m, nil, corev1.EventTypeWarning, "PasswordResetIgnored", "RequestPasswordReset",
 			"Password reset requested at %s ignored: the account is deactivated or does not exist yet", requested)
 		m.Status.LastHandledPasswordResetAt = requested

@@ -8,6 +8,7 @@ import (
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/staff"
 )
 
 // summarize derives the phase and Ready from what the pass observed. Phase and conditions are
@@ -23,7 +24,7 @@ func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs dire
 		t := metav1.NewTime(obs.PasswordChanged)
 		st.PasswordSetAt = &t
 	}
-	if obs.PasswordSet || wantLocked(m) {
+	if obs.PasswordSet || staff.Deactivated(m) {
 		st.Invitation = "" // nothing to accept any more
 	}
 	phase, reason, msg := memberPhase(m, obs)
@@ -44,7 +45,7 @@ func memberPhase(m *staffv1alpha1.StaffMember, obs directory.Observation) (staff
 	switch {
 	case !obs.Exists:
 		return staffv1alpha1.StaffMemberPending, staffv1alpha1.ReasonProgressing, "The account is being created"
-	case wantLocked(m):
+	case staff.Deactivated(m):
 		return staffv1alpha1.StaffMemberDeactivated, staffv1alpha1.ReasonDeactivated, "The account is locked: sign-in fails, history is kept"
 	case obs.Locked && obs.LockReason == directory.LockAdministrative && !obs.LockedByOperator:
 		return staffv1alpha1.StaffMemberLockedOut, staffv1alpha1.ReasonLockedInDirectory,

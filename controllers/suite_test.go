@@ -34,11 +34,13 @@ import (
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldap"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
+	"github.com/rosterops/staff-operator/internal/linktoken"
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
 	"github.com/rosterops/staff-operator/internal/testenv"
 	"github.com/rosterops/staff-operator/internal/web"
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // The suite runs the real parts once: envtest's control plane, a private slapd and an SMTP
@@ -155,7 +157,7 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := NewTokenIssuer(testTokenKey)
+	tokens, err := linktoken.New(testTokenKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +242,11 @@ func (op *operator) servePage(mgr ctrl.Manager, o web.Options, dir directory.Bac
 		op.t.Fatal(err)
 	}
 	op.pageURL = "http://" + ln.Addr().String()
-	tokens, err := NewTokenIssuer(testTokenKey)
+	tokens, err := linktoken.New(testTokenKey)
 	if err != nil {
 		op.t.Fatal(err)
 	}
-	o.Store = NewInvitationStore(mgr, dir, tokens, op.clock)
+	o.Store = invitationstore.New(mgr, dir, tokens, op.clock)
 	o.Now = op.clock.Now
 	o.CSRFKey = web.CSRFKeyFrom(testTokenKey)
 	o.Log = mgr.GetLogger().WithName("invitation-page")

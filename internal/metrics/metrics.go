@@ -1,17 +1,20 @@
-package controllers
+// Package metrics declares the operator's Prometheus metrics, served with controller-runtime's on
+// the manager's metrics endpoint: what reaches the directory, the mail server, and how
+// invitations end, counted by the reconcilers and the invitation page alike.
+package metrics
 
 import (
 	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
+	"github.com/rosterops/staff-operator/internal/mail"
 )
 
-// Prometheus metrics, served with controller-runtime's on the manager's metrics endpoint.
 var (
 	directoryOperations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "staff_operator_directory_operation_duration_seconds",
@@ -29,11 +32,11 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(directoryOperations, mailsSent, invitationsFinished)
+	crmetrics.Registry.MustRegister(directoryOperations, mailsSent, invitationsFinished)
 }
 
-// countFinished counts an Invitation that entered an end phase.
-func countFinished(from, to staffv1alpha1.InvitationPhase) {
+// CountFinished counts an Invitation that entered an end phase.
+func CountFinished(from, to staffv1alpha1.InvitationPhase) {
 	switch to {
 	case from:
 	case staffv1alpha1.InvitationAccepted, staffv1alpha1.InvitationExpired, staffv1alpha1.InvitationRevoked, staffv1alpha1.InvitationFailed:
@@ -59,4 +62,19 @@ func directoryResult(err error) string {
 		return "unavailable"
 	}
 	return "error"
+}
+
+// CountMail counts one mail handed to the mail server, by kind and how it went.
+func CountMail(kind mail.Kind, err error) {
+	mailsSent.WithLabelValues(string(kind), mailResult(err)).Inc()
+}
+
+func mailResult(err error) string {
+	switch {
+	case err == nil:
+		return "sent"
+	case mail.IsPermanent(err):
+		return "rejected"
+	}
+	return "unavailable"
 }
