@@ -63,6 +63,9 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		DefaultTTL:              cfg.Invitations.DefaultTTL.Duration,
 		PasswordResetTTL:        cfg.Invitations.PasswordResetTTL.Duration,
 		EmailChangeNoticeWindow: cfg.Invitations.EmailChangeNoticeWindow.Duration,
+		MemberWorkers:           cfg.Workers.StaffMembers,
+		InvitationWorkers:       cfg.Workers.Invitations,
+		GroupWorkers:            cfg.Workers.Groups,
 		ResyncPeriod:            cfg.ResyncPeriod.Duration,
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -42,6 +43,8 @@ type InvitationReconciler struct {
 	// EmailChangeNoticeWindow: a password reset mailed within this time after an email change
 	// is announced to the previous address too.
 	EmailChangeNoticeWindow time.Duration
+	// Workers is how many passes run at once; 1 when 0.
+	Workers int
 
 	recorder recorder.EventRecorder
 }
@@ -241,6 +244,7 @@ func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&staffv1alpha1.Invitation{}).
 		Watches(&staffv1alpha1.StaffMember{}, handler.EnqueueRequestsFromMapFunc(r.invitationsOf)).
 		Named("invitation").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(quietConflicts(r))
 }
 

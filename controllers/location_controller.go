@@ -9,7 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -27,6 +29,8 @@ type LocationReconciler struct {
 	groups groupSync
 	// Resync receives Locations whose groups drifted in the directory (see Resync).
 	Resync <-chan event.GenericEvent
+	// Workers is how many passes run at once; 1 when 0.
+	Workers int
 }
 
 // +kubebuilder:rbac:groups=staff.rosterops.io,resources=locations,verbs=get;list;watch;update;patch
@@ -84,9 +88,10 @@ func locationGroupKey(loc *staffv1alpha1.Location) directory.GroupKey {
 func (r *LocationReconciler) SetupWithManager(mgr ctrl.Manager, dir directory.Backend) error {
 	r.groups = groupSync{client: r.Client, directory: dir, recorder: mgr.GetEventRecorder("location-controller")}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&staffv1alpha1.Location{}).
+		For(&staffv1alpha1.Location{}, builder.WithPredicates(specChangedOrDeleting)).
 		Watches(&staffv1alpha1.StaffMember{}, referencedBy(r.locationsOf)).
-		Named("location")
+		Named("location").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers})
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}

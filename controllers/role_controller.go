@@ -6,7 +6,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -22,6 +24,8 @@ type RoleReconciler struct {
 	groups groupSync
 	// Resync receives Roles whose groups drifted in the directory (see Resync).
 	Resync <-chan event.GenericEvent
+	// Workers is how many passes run at once; 1 when 0.
+	Workers int
 }
 
 // +kubebuilder:rbac:groups=staff.rosterops.io,resources=roles,verbs=get;list;watch;update;patch
@@ -84,9 +88,10 @@ func permissions(in []staffv1alpha1.Permission) []string {
 func (r *RoleReconciler) SetupWithManager(mgr ctrl.Manager, dir directory.Backend) error {
 	r.groups = groupSync{client: r.Client, directory: dir, recorder: mgr.GetEventRecorder("role-controller")}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&staffv1alpha1.Role{}).
+		For(&staffv1alpha1.Role{}, builder.WithPredicates(specChangedOrDeleting)).
 		Watches(&staffv1alpha1.StaffMember{}, referencedBy(func(_ context.Context, m *staffv1alpha1.StaffMember) []string { return names(m.Spec.Roles) })).
-		Named("role")
+		Named("role").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers})
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}

@@ -28,6 +28,8 @@ type Options struct {
 	// announced to the previous address.
 	EmailChangeNoticeWindow time.Duration
 	ResyncPeriod            time.Duration
+	// Workers per reconciler: StaffMember, Invitation, and each of Role and Location.
+	MemberWorkers, InvitationWorkers, GroupWorkers int
 }
 
 // Setup registers the indexes, the four reconcilers and the directory resync with the manager,
@@ -43,14 +45,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 		setup func() error
 	}{
 		{"location", func() error {
-			return (&LocationReconciler{Client: c, Resync: resync.locations}).SetupWithManager(mgr, o.Directory)
+			return (&LocationReconciler{Client: c, Resync: resync.locations, Workers: o.GroupWorkers}).SetupWithManager(mgr, o.Directory)
 		}},
 		{"role", func() error {
-			return (&RoleReconciler{Client: c, Resync: resync.roles}).SetupWithManager(mgr, o.Directory)
+			return (&RoleReconciler{Client: c, Resync: resync.roles, Workers: o.GroupWorkers}).SetupWithManager(mgr, o.Directory)
 		}},
 		{"staffmember", func() error {
 			return (&StaffMemberReconciler{
-				Client: c, APIReader: mgr.GetAPIReader(), Directory: o.Directory, Mail: o.Mail, Clock: o.Clock, Resync: resync.members,
+				Client: c, APIReader: mgr.GetAPIReader(), Directory: o.Directory, Mail: o.Mail, Clock: o.Clock, Resync: resync.members, Workers: o.MemberWorkers,
 				PasswordResetTTL: o.PasswordResetTTL, ResyncPeriod: o.ResyncPeriod,
 			}).SetupWithManager(mgr)
 		}},
@@ -58,7 +60,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 			return (&InvitationReconciler{
 				Client: c, APIReader: mgr.GetAPIReader(), Mail: o.Mail,
 				Tokens: o.Tokens, Clock: o.Clock, DefaultTTL: o.DefaultTTL, PublicURL: o.PublicURL,
-				EmailChangeNoticeWindow: o.EmailChangeNoticeWindow,
+				EmailChangeNoticeWindow: o.EmailChangeNoticeWindow, Workers: o.InvitationWorkers,
 			}).SetupWithManager(mgr)
 		}},
 		{"resync", func() error { return mgr.Add(resync) }},

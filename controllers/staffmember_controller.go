@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -47,6 +48,8 @@ type StaffMemberReconciler struct {
 	ResyncPeriod time.Duration
 	// Resync receives members whose accounts drifted in the directory (see Resync).
 	Resync <-chan event.GenericEvent
+	// Workers is how many passes run at once; 1 when 0.
+	Workers int
 
 	recorder recorder.EventRecorder
 }
@@ -131,7 +134,8 @@ func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember)).
 		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false)), builder.WithPredicates(appearsOrGoes)).
 		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true)), builder.WithPredicates(appearsOrGoes)).
-		Named("staffmember")
+		Named("staffmember").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers})
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	staffconfig "github.com/rosterops/staff-operator/internal/config"
 	"github.com/rosterops/staff-operator/internal/directory"
 	"github.com/rosterops/staff-operator/internal/directory/ldap"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
@@ -177,6 +179,8 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 		Mail:      Mailer{Sender: o.sender, Templates: templates, From: mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"}},
 		Tokens:    tokens, Clock: o.clock, PublicURL: op.pageURL,
 		DefaultTTL: time.Hour, PasswordResetTTL: 15 * time.Minute, EmailChangeNoticeWindow: 24 * time.Hour,
+		// The production defaults (internal/config), so that tests meet what concurrency brings.
+		MemberWorkers: staffconfig.DefaultMemberWorkers, InvitationWorkers: staffconfig.DefaultInvitationWorkers, GroupWorkers: staffconfig.DefaultGroupWorkers,
 		// Long: tests run resync passes themselves with RunOnce.
 		ResyncPeriod: 24 * time.Hour,
 	})
@@ -506,7 +510,7 @@ func (op *operator) inventory() directory.Inventory {
 	return inv
 }
 
-// groupMembersOf reads a group's members from the directory.
+// groupMembersOf reads a group's members from the directory, sorted: a group is a set.
 func (op *operator) groupMembersOf(kind directory.GroupKind, name string) []string {
 	op.t.Helper()
 	for _, g := range op.inventory().Groups {
@@ -515,6 +519,7 @@ func (op *operator) groupMembersOf(kind directory.GroupKind, name string) []stri
 			for _, m := range g.Members {
 				out = append(out, m.Name)
 			}
+			slices.Sort(out)
 			return out
 		}
 	}

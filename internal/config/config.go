@@ -26,6 +26,20 @@ type Config struct {
 	// ResyncPeriod is how often every managed account is compared with the directory, to find
 	// changes made there by hand.
 	ResyncPeriod metav1.Duration `json:"resyncPeriod"`
+	// Workers is how many passes of each reconciler run at once.
+	Workers Workers `json:"workers"`
+}
+
+// Workers sizes each reconciler's concurrency. More workers converge a burst of new staff
+// faster, against more load on the directory and the mail server; a deactivation is queued
+// ahead of the burst whatever the number. 0 is the default.
+type Workers struct {
+	// StaffMembers: passes of the StaffMember reconciler at once (default 4).
+	StaffMembers int `json:"staffMembers"`
+	// Invitations: passes of the Invitation reconciler, each of which may send a mail (default 4).
+	Invitations int `json:"invitations"`
+	// Groups: passes of the Role reconciler and of the Location reconciler, each (default 2).
+	Groups int `json:"groups"`
 }
 
 // Directory selects and configures the user directory. Only LDAP exists today.
@@ -143,6 +157,9 @@ const (
 	DefaultInvitationTTL     = time.Hour
 	DefaultPasswordResetTTL  = 15 * time.Minute
 	DefaultResyncPeriod      = 10 * time.Minute
+	DefaultMemberWorkers     = 4
+	DefaultInvitationWorkers = 4
+	DefaultGroupWorkers      = 2
 	DefaultTimeout           = 10 * time.Second
 	DefaultMinPasswordLength = 15
 	// DefaultEmailChangeNoticeWindow covers a reset requested the day after a change, before
@@ -242,6 +259,14 @@ func (c *Config) setDefaults() {
 	}
 	if c.Invitations.EmailChangeNoticeWindow.Duration == 0 {
 		c.Invitations.EmailChangeNoticeWindow.Duration = DefaultEmailChangeNoticeWindow
+	}
+	for _, w := range []struct {
+		n   *int
+		def int
+	}{{&c.Workers.StaffMembers, DefaultMemberWorkers}, {&c.Workers.Invitations, DefaultInvitationWorkers}, {&c.Workers.Groups, DefaultGroupWorkers}} {
+		if *w.n == 0 {
+			*w.n = w.def
+		}
 	}
 	if c.ResyncPeriod.Duration == 0 {
 		c.ResyncPeriod.Duration = DefaultResyncPeriod

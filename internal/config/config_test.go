@@ -64,6 +64,9 @@ func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
 		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultTimeout},
 		{"invitations.emailChangeNoticeWindow", cfg.Invitations.EmailChangeNoticeWindow.Duration, 24 * time.Hour},
 		{"mail.contact", cfg.Mail.Contact, ""},
+		{"workers.staffMembers", cfg.Workers.StaffMembers, 4},
+		{"workers.invitations", cfg.Workers.Invitations, 4},
+		{"workers.groups", cfg.Workers.Groups, 2},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -114,6 +117,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad ldap scheme", content: strings.Replace(valid, "ldap://127", "http://127", 1), want: []string{"directory.ldap.url: must be ldap://host:port or ldaps://host:port"}},
 		{name: "bad tls mode", content: strings.Replace(valid, "port: 1025", "port: 1025\n    tls: ssl", 1), want: []string{`mail.smtp.tls: must be none, starttls or implicit, got "ssl"`}},
 		{name: "bad duration", content: valid + "resyncPeriod: soon\n", want: []string{"invalid configuration", "soon"}},
+		{name: "too many workers", content: valid + "workers:\n  staffMembers: 65\n  groups: -1\n",
+			want: []string{"workers.staffMembers: must be between 1 and 64, got 65", "workers.groups: must be between 1 and 64, got -1"}},
 		{name: "ttl out of range", content: valid + "  defaultTTL: 1m\n", want: []string{"invitations.defaultTTL: must be between 5m and 720h"}},
 		{name: "token key missing", content: strings.Replace(valid, "tokenKeyFile:", "passwordResetTTL: 10m\n  #", 1), want: []string{"invitations.tokenKeyFile: is required"}},
 		{name: "token key too short", content: strings.Replace(valid, filepath.Join(dir, "token-key"), writeFile(t, dir, "short-key", "abc"), 1), want: []string{"invitations.tokenKeyFile: the key must be at least 32 bytes, got 3"}},

@@ -19,6 +19,7 @@ const (
 	maxNoticeWindow  = 30 * 24 * time.Hour
 	maxContactLength = 200 // characters
 	minResyncPeriod  = 10 * time.Second
+	maxWorkers       = 64
 	maxPasswordFloor = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
 	minTokenKeyBytes = 32
 )
@@ -49,6 +50,14 @@ func (c *Config) validate() error {
 	}
 	if c.Invitations.TokenKeyFile == "" {
 		add("invitations.tokenKeyFile", "is required: a file with at least 32 random bytes (head -c 32 /dev/urandom > FILE)")
+	}
+	for _, w := range []struct {
+		field string
+		n     int
+	}{{"workers.staffMembers", c.Workers.StaffMembers}, {"workers.invitations", c.Workers.Invitations}, {"workers.groups", c.Workers.Groups}} {
+		if w.n < 1 || w.n > maxWorkers {
+			add(w.field, "must be between 1 and %d, got %d", maxWorkers, w.n)
+		}
 	}
 	if c.ResyncPeriod.Duration < minResyncPeriod {
 		add("resyncPeriod", "must be at least %s, got %s", minResyncPeriod, c.ResyncPeriod.Duration)

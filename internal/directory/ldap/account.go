@@ -264,6 +264,7 @@ func (c *Client) CreateAccount(ctx context.Context, want directory.Account) erro
 	if err := validateAccount(want); err != nil {
 		return fmt.Errorf("create account: %w", err)
 	}
+	defer c.lockEmail(want.Email)()
 	mine, byEmail, err := c.candidates(ctx, want.Key, want.Email)
 	if err != nil {
 		return fmt.Errorf("create account %s: %w", want.Key, err)
@@ -347,6 +348,7 @@ func (c *Client) UpdateAccount(ctx context.Context, want directory.Account) (boo
 	if err := validateAccount(want); err != nil {
 		return false, fmt.Errorf("update account: %w", err)
 	}
+	defer c.lockEmail(want.Email)()
 	e, err := c.findAccount(ctx, want.Key)
 	if err != nil {
 		return false, fmt.Errorf("update account %s: %w", want.Key, err)
@@ -391,6 +393,7 @@ func (c *Client) AdoptAccount(ctx context.Context, want directory.Account, scope
 	if err := validateAccount(want); err != nil {
 		return fmt.Errorf("adopt account: %w", err)
 	}
+	defer c.lockEmail(want.Email)()
 	switch scope {
 	case "":
 		scope = directory.AdoptWithinOrganization

@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,12 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn *goldap.Conn
+
+	// emails serialize the writes that must keep an email on one account (create, adopt, a
+	// changed mail), per email, so that two reconciler workers creating two members with the
+	// same address cannot both pass the uniqueness check before either writes. Striped, so
+	// its memory stays fixed however many addresses pass through.
+	emails [64]sync.Mutex
 
 	// paging lets one paged search at a time use the shared connection: slapd keeps one paging
 	// state per connection, and a second paged search between the pages of a first ends the
@@ -306,4 +314,14 @@ func (c *Client) passwordModify(ctx context.Context, dn, password string) error 
 		_, err := conn.PasswordModify(goldap.NewPasswordModifyRequest(dn, "", password))
 		return err
 	})
+}
+
+// lockEmail holds the lock of email's stripe until the returned func is called. Emails
+// compare case-insensitively on the server, so the stripe does too.
+func (c *Client) lockEmail(email string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(email)))
+	mu := &c.emails[h.Sum32()%uint32(len(c.emails))]
+	mu.Lock()
+	return mu.Unlock
 }

@@ -185,7 +185,8 @@ func (c *Client) managedAccountDNs(ctx context.Context, org string) (map[directo
 }
 
 // SetGroupMembers implements directory.Backend: one search for the organization's accounts,
-// one read of the group, and at most one modify that replaces the member list.
+// one read of the group, and at most one modify that adds and deletes the members that
+// changed. A group of 10,000 that gained one member is sent one value, not 10,000.
 func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, members []directory.AccountKey) (bool, error) {
 	if err := validateGroupKey(key); err != nil {
 		return false, fmt.Errorf("set group members: %w", err)
@@ -223,11 +224,19 @@ func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, me
 	if len(want) == 0 {
 		want = []string{e.DN}
 	}
-	have := e.GetEqualFoldAttributeValues("member")
-	changed := !sameNormalized(have, want)
+	add, del := memberDelta(e.GetEqualFoldAttributeValues("member"), want)
+	changed := len(add) > 0 || len(del) > 0
 	if changed {
-		req := goldap.NewModifyRequest(e.DN, nil)
-		req.Replace("member", want)
+		// Adds first: groupOfNames must keep a member, and the server checks that only once
+		// the whole modify is applied. Permissive Modify makes a value someone else added or
+		// deleted meanwhile no error.
+		req := goldap.NewModifyRequest(e.DN, []goldap.Control{goldap.NewControlString(permissiveModifyOID, false, "")})
+		if len(add) > 0 {
+			req.Add("member", add)
+		}
+		if len(del) > 0 {
+			req.Delete("member", del)
+		}
 		if err := c.modify(ctx, req); err != nil {
 			return false, fmt.Errorf("set group members %s: %w", key, err)
 		}
@@ -238,20 +247,29 @@ func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, me
 	return changed, nil
 }
 
-func sameNormalized(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
+// permissiveModifyOID is the Permissive Modify control (MS-ADTS, supported by OpenLDAP): adding
+// a value that is there, or deleting one that is not, succeeds.
+const permissiveModifyOID = "1.2.840.113556.1.4.1413"
+
+// memberDelta returns the DNs of want that have lacks and those of have that want lacks,
+// compared as DNs.
+func memberDelta(have, want []string) (add, del []string) {
+	haveSet := make(map[string]bool, len(have))
+	for _, dn := range have {
+		haveSet[normDN(dn)] = true
 	}
-	set := make(map[string]int, len(a))
-	for _, v := range a {
-		set[normDN(v)]++
-	}
-	for _, v := range b {
-		n := normDN(v)
-		if set[n] == 0 {
-			return false
+	wantSet := make(map[string]bool, len(want))
+	for _, dn := range want {
+		n := normDN(dn)
+		wantSet[n] = true
+		if !haveSet[n] {
+			add = append(add, dn)
 		}
-		set[n]--
 	}
-	return true
+	for _, dn := range have {
+		if !wantSet[normDN(dn)] {
+			del = append(del, dn)
+		}
+	}
+	return add, del
 }

@@ -97,3 +97,36 @@ func TestConcurrentPagedSearches(t *testing.T) {
 		}
 	}
 }
+
+// Several reconciler workers share one client: two members created at once with one email get
+// one account between them, and the other a conflict, however the requests interleave.
+func TestConcurrentCreatesKeepEmailsUnique(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	for round := range 10 {
+		errs := make(chan error, 2)
+		var wg sync.WaitGroup
+		for _, name := range []string{"first", "second"} {
+			a := account("clinic-race", fmt.Sprintf("%s-%d", name, round))
+			a.Email = fmt.Sprintf("shared-%d@clinic-race.example.test", round)
+			wg.Go(func() { errs <- c.CreateAccount(ctx, a) })
+		}
+		wg.Wait()
+		close(errs)
+		var created, conflicts int
+		for err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, directory.ErrConflict):
+				conflicts++
+			default:
+				t.Fatal(err)
+			}
+		}
+		if created != 1 || conflicts != 1 {
+			t.Fatalf("round %d: %d created, %d conflicts; want one of each", round, created, conflicts)
+		}
+	}
+}
