@@ -41,7 +41,9 @@ func TestPasswordResetAnnotationMailsAShortLivedLink(t *testing.T) {
 	// Sent means the mail server took it: it is among the mails now, in whatever order the
 	// workers sent them.
 	msgs = mailsTo(op.email("rae"))
-	i := slices.IndexFunc(msgs, func(m smtptest.Message) bool { return strings.HasPrefix(m.Header.Get("Message-Id"), "<password-reset.") })
+	i := slices.IndexFunc(msgs, func(m smtptest.Message) bool {
+		return strings.HasPrefix(m.Header.Get("Message-Id"), "<password-reset.")
+	})
 	if i < 0 || web.TokenHash(tokenIn(t, msgs[i])) != reset.Status.TokenHash {
 		t.Errorf("no mail carries the live reset link")
 	}
