@@ -40,6 +40,7 @@ type options struct {
 	metricsAddr          string
 	probeAddr            string
 	enableLeaderElection bool
+	practiceSelector     string
 	zap                  zap.Options
 }
 
@@ -52,6 +53,8 @@ func main() {
 		"The address the liveness and readiness probes bind to.")
 	flag.BoolVar(&opts.enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that only one replica runs the controllers at a time.")
+	flag.StringVar(&opts.practiceSelector, "practice-selector", "",
+		"A label selector on Namespaces: the practices this manager owns, for one shard of several (README: Sharding). Empty: every practice.")
 	opts.zap.Development = false
 	opts.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -86,20 +89,27 @@ func run(opts options) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	sharding, err := shardOf(ctx, restConfig, scheme, opts.practiceSelector)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
-		Cache:                  cache.Options{DefaultTransform: controllers.StripUnread},
+		Cache:                  cache.Options{DefaultNamespaces: sharding.namespaces(), DefaultTransform: controllers.StripUnread},
 		HealthProbeBindAddress: opts.probeAddr,
 		LeaderElection:         opts.enableLeaderElection,
-		LeaderElectionID:       leaderElectionID,
+		LeaderElectionID:       sharding.leaderElectionID(),
 		// The manager stops at once on SIGTERM; nothing it runs needs the lease after that.
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	ctx := ctrl.SetupSignalHandler()
+	if err := sharding.watch(mgr); err != nil {
+		return err
+	}
 	if _, err := controllers.Setup(ctx, mgr, reconcilers); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -40,6 +43,7 @@ import (
 	"github.com/rosterops/staff-operator/internal/mail"
 	"github.com/rosterops/staff-operator/internal/mail/smtp"
 	"github.com/rosterops/staff-operator/internal/mail/smtptest"
+	"github.com/rosterops/staff-operator/internal/shard"
 	"github.com/rosterops/staff-operator/internal/testenv"
 	"github.com/rosterops/staff-operator/internal/web"
 	"github.com/rosterops/staff-operator/internal/web/invitationstore"
@@ -108,6 +112,11 @@ type operator struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	stopOnce  sync.Once
+	// ended is what the manager returned when it stopped by itself (a shard whose practices
+	// changed); read it after done is closed.
+	ended error
+	// wrote records the namespaces the manager wrote in.
+	wrote *namespacesWritten
 }
 
 type operatorOptions struct {
@@ -121,6 +130,9 @@ type operatorOptions struct {
 	pageDirectory func(directory.Backend) directory.Backend
 	// adoptExisting turns on directory.ldap.adoptExisting.
 	adoptExisting bool
+	// shard, when set, makes the manager a shard: it caches the namespaces the selector matches
+	// (not only namespace) and stops when they change, as --practice-selector does.
+	shard labels.Selector
 }
 
 // startOperator starts a manager for a new namespace and stops it when the test ends.
@@ -153,7 +165,7 @@ func defaultSender(t *testing.T) mail.Sender {
 
 func runOperator(t *testing.T, o operatorOptions) *operator {
 	t.Helper()
-	op := &operator{t: t, ns: o.namespace, clock: o.clock, apiWrites: &atomic.Int64{}, done: make(chan struct{})}
+	op := &operator{t: t, ns: o.namespace, clock: o.clock, apiWrites: &atomic.Int64{}, done: make(chan struct{}), wrote: &namespacesWritten{}}
 	op.directory = directoryClient(t, o.ldap, o.adoptExisting)
 	templates, err := mail.LoadTemplates("")
 	if err != nil {
@@ -165,8 +177,19 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 	}
 
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Wrap(countWrites(op.apiWrites))
-	mgr := newManager(t, cfg, o.namespace)
+	cfg.Wrap(countWrites(op.apiWrites, op.wrote))
+	namespaces := []string{o.namespace}
+	if o.shard != nil {
+		if namespaces, err = shard.Practices(context.Background(), k8s, o.shard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mgr := newManager(t, cfg, namespaces...)
+	if o.shard != nil {
+		if err := mgr.Add(&shard.Watcher{Cache: mgr.GetCache(), Selector: o.shard, Practices: namespaces}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel
 	var pageDir directory.Backend = op.directory
@@ -198,22 +221,27 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 func (op *operator) run(ctx context.Context, mgr ctrl.Manager) {
 	go func() {
 		defer close(op.done)
-		if err := mgr.Start(ctx); err != nil {
+		err := mgr.Start(ctx)
+		if errors.Is(err, shard.ErrPracticesChanged) {
+			op.ended = err
+			return
+		}
+		if err != nil {
 			op.t.Errorf("manager: %v", err)
 		}
 	}()
 	op.t.Cleanup(op.stop)
 }
 
-// newManager makes a manager whose cache holds one namespace, with no metrics or probe
+// newManager makes a manager whose cache holds the given namespaces, with no metrics or probe
 // listeners.
-func newManager(t *testing.T, cfg *rest.Config, namespace string) ctrl.Manager {
+func newManager(t *testing.T, cfg *rest.Config, namespaces ...string) ctrl.Manager {
 	t.Helper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}, DefaultTransform: StripUnread},
+		Cache:                  cache.Options{DefaultNamespaces: shard.CacheNamespaces(namespaces), DefaultTransform: StripUnread},
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
@@ -291,12 +319,13 @@ func (op *operator) stop() {
 }
 
 // countWrites counts the requests that change something on the API server, so a test can
-// assert that a converged object costs none.
-func countWrites(n *atomic.Int64) func(http.RoundTripper) http.RoundTripper {
+// assert that a converged object costs none, and records the namespaces they went to.
+func countWrites(n *atomic.Int64, wrote *namespacesWritten) func(http.RoundTripper) http.RoundTripper {
 	return func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			if req.Method != http.MethodGet && !strings.Contains(req.URL.Path, "/events") {
 				n.Add(1)
+				wrote.add(req.URL.Path)
 			}
 			return rt.RoundTrip(req)
 		})
@@ -572,4 +601,31 @@ func waitEvent(t *testing.T, namespace, name, reason string) {
 		}
 		return false, "events " + join(seen)
 	})
+}
+
+// namespacesWritten is the set of namespaces a manager wrote objects in.
+type namespacesWritten struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+// add records the namespace of an API path (/apis/GROUP/VERSION/namespaces/NS/...).
+func (w *namespacesWritten) add(path string) {
+	_, rest, ok := strings.Cut(path, "/namespaces/")
+	if !ok {
+		return
+	}
+	ns, _, _ := strings.Cut(rest, "/")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.set == nil {
+		w.set = map[string]bool{}
+	}
+	w.set[ns] = true
+}
+
+func (w *namespacesWritten) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.set))
 }
