@@ -18,8 +18,8 @@ import (
 
 // check does what the guide asks of a person, without one, and fails at the first step that
 // does not do what the guide promises.
-func (s *stack) check(ctx context.Context, inv invitation) error {
-	whoami := whoamiCommand(s.slapd.URL, inv.dn)
+func (s *demo) check(ctx context.Context, inv invitation) error {
+	whoami := whoamiCommand(s.Slapd.URL, inv.dn)
 	steps := []struct {
 		what string
 		fn   func(context.Context) error
@@ -35,7 +35,7 @@ func (s *stack) check(ctx context.Context, inv invitation) error {
 		{shellLine(slices.Concat(whoami, []string{"-W"})) + ": must fail now", func(ctx context.Context) error { return bind(ctx, whoami, inv.dn, false) }},
 	}
 	for _, step := range steps {
-		s.say("• %s", step.what)
+		s.Say("• %s", step.what)
 		if err := step.fn(ctx); err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				err = cause // the manager exited, or the run was interrupted
@@ -43,11 +43,11 @@ func (s *stack) check(ctx context.Context, inv invitation) error {
 			return fmt.Errorf("%s: %w", step.what, err)
 		}
 	}
-	s.say("demo check passed")
+	s.Say("demo check passed")
 	return nil
 }
 
-func (s *stack) waitPhase(phase staffv1alpha1.StaffMemberPhase) func(context.Context) error {
+func (s *demo) waitPhase(phase staffv1alpha1.StaffMemberPhase) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := s.waitMember(ctx, time.Minute, string(phase), func(m *staffv1alpha1.StaffMember) bool {
 			return m.Status.Phase == phase

@@ -37,8 +37,8 @@ type invitation struct {
 // waitForInvitation waits until the member is Invited, its invitation mail has arrived and
 // the Invitation is Sent. The mail comes before Sent (the controller records Sent once the
 // server accepted the mail), and the page opens the link only once it is Sent.
-func (s *stack) waitForInvitation(ctx context.Context) (invitation, error) {
-	s.say("• wait until %s is Invited and her invitation mail has arrived", memberName)
+func (s *demo) waitForInvitation(ctx context.Context) (invitation, error) {
+	s.Say("• wait until %s is Invited and her invitation mail has arrived", memberName)
 	m, err := s.waitMember(ctx, 2*time.Minute, "Invited", func(m *staffv1alpha1.StaffMember) bool {
 		return m.Status.Phase == staffv1alpha1.StaffMemberInvited && m.Status.AccountID != "" && m.Status.Invitation != ""
 	})
@@ -47,14 +47,14 @@ func (s *stack) waitForInvitation(ctx context.Context) (invitation, error) {
 	}
 	mctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	mail, err := s.mail.WaitFor(mctx, func(x devmail.Mail) bool {
+	mail, err := s.Mail.WaitFor(mctx, func(x devmail.Mail) bool {
 		return sentTo(x, m.Spec.Email) && inviteLink(x) != ""
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return invitation{}, context.Cause(ctx)
 		}
-		return invitation{}, fmt.Errorf("no invitation mail to %s within a minute (see %s): %w", m.Spec.Email, s.rel(s.managerLog()), err)
+		return invitation{}, fmt.Errorf("no invitation mail to %s within a minute (see %s): %w", m.Spec.Email, s.Rel(s.ManagerLog()), err)
 	}
 	err = s.wait(ctx, time.Minute, &staffv1alpha1.InvitationList{}, m.Status.Invitation, "Sent", func(o client.Object) bool {
 		return o.(*staffv1alpha1.Invitation).Status.Phase == staffv1alpha1.InvitationSent
@@ -84,7 +84,7 @@ func inviteLink(m devmail.Mail) string {
 }
 
 // waitMember waits until done holds for the member, and returns it.
-func (s *stack) waitMember(ctx context.Context, timeout time.Duration, want string, done func(*staffv1alpha1.StaffMember) bool) (*staffv1alpha1.StaffMember, error) {
+func (s *demo) waitMember(ctx context.Context, timeout time.Duration, want string, done func(*staffv1alpha1.StaffMember) bool) (*staffv1alpha1.StaffMember, error) {
 	var m *staffv1alpha1.StaffMember
 	err := s.wait(ctx, timeout, &staffv1alpha1.StaffMemberList{}, memberName, want, func(o client.Object) bool {
 		m = o.(*staffv1alpha1.StaffMember)
@@ -95,7 +95,7 @@ func (s *stack) waitMember(ctx context.Context, timeout time.Duration, want stri
 
 // wait waits until done holds for the named object of the list's kind in the sample
 // namespace, and says where it got stuck if it does not within timeout.
-func (s *stack) wait(ctx context.Context, timeout time.Duration, list client.ObjectList, name, want string, done func(client.Object) bool) error {
+func (s *demo) wait(ctx context.Context, timeout time.Duration, list client.ObjectList, name, want string, done func(client.Object) bool) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last client.Object
@@ -109,7 +109,7 @@ func (s *stack) wait(ctx context.Context, timeout time.Duration, list client.Obj
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
 	case wctx.Err() != nil:
-		return fmt.Errorf("%s did not become %s within %s: %s (see %s)", name, want, timeout, describe(last), s.rel(s.managerLog()))
+		return fmt.Errorf("%s did not become %s within %s: %s (see %s)", name, want, timeout, describe(last), s.Rel(s.ManagerLog()))
 	default:
 		return err
 	}
@@ -137,9 +137,9 @@ func describe(o client.Object) string {
 // watch calls fn with every version of the named object, the current one first, until fn
 // returns true or ctx ends. It watches rather than polls: the API server says when the
 // object changes.
-func (s *stack) watch(ctx context.Context, list client.ObjectList, name string, fn func(client.Object) bool) error {
+func (s *demo) watch(ctx context.Context, list client.ObjectList, name string, fn func(client.Object) bool) error {
 	for {
-		w, err := s.k8s.Watch(ctx, list, client.InNamespace(namespace), client.MatchingFields{"metadata.name": name})
+		w, err := s.K8s.Watch(ctx, list, client.InNamespace(namespace), client.MatchingFields{"metadata.name": name})
 		if err != nil {
 			return err
 		}

@@ -14,27 +14,27 @@ import (
 )
 
 // printGuide prints what runs where and the steps to follow, each with the exact command.
-func (s *stack) printGuide(inv invitation) {
-	whoami := shellLine(slices.Concat(whoamiCommand(s.slapd.URL, inv.dn), []string{"-W"}))
+func (s *demo) printGuide(inv invitation) {
+	whoami := shellLine(slices.Concat(whoamiCommand(s.Slapd.URL, inv.dn), []string{"-W"}))
 	local := strings.SplitN(inv.email, "@", 2)[0]
 	lines := []string{
 		"",
 		"The demo is running. Everything listens on 127.0.0.1 only:",
-		fmt.Sprintf("  kube-apiserver  %s (kubeconfig %s)", s.env.Config.Host, s.rel(s.kubeconfig)),
-		fmt.Sprintf("  slapd           %s (service account %s, password in %s)", s.slapd.URL, s.slapd.ServiceDN, s.set.Directory.LDAP.BindPasswordFile),
-		fmt.Sprintf("  mail catcher    SMTP %s, web view %s", s.mail.SMTPAddr(), s.mail.WebURL()),
-		fmt.Sprintf("  manager         invitation page %s, metrics %s, probes %s, log %s", s.set.Web.PublicURL, s.o.metrics, s.o.probe, s.rel(s.managerLog())),
+		fmt.Sprintf("  kube-apiserver  %s (kubeconfig %s)", s.Env.Config.Host, s.Rel(s.Kubeconfig)),
+		fmt.Sprintf("  slapd           %s (service account %s, password in %s)", s.Slapd.URL, s.Slapd.ServiceDN, s.Set.Directory.LDAP.BindPasswordFile),
+		fmt.Sprintf("  mail catcher    SMTP %s, web view %s", s.Mail.SMTPAddr(), s.Mail.WebURL()),
+		fmt.Sprintf("  manager         invitation page %s, metrics %s, probes %s, log %s", s.Set.Web.PublicURL, s.O.Metrics, s.O.Probe, s.Rel(s.ManagerLog())),
 		"",
 		"Follow these steps in another terminal. This one reports each step as it happens;",
 		"Ctrl-C here stops everything.",
 		"",
 		fmt.Sprintf("1. See the staff of the sample practice. %s is Invited: her account exists in the", memberName),
 		"   directory and her invitation mail is out.",
-		"     cd " + shellQuote(s.o.root),
-		"     export KUBECONFIG=" + shellQuote(s.kubeconfig),
+		"     cd " + shellQuote(s.O.Root),
+		"     export KUBECONFIG=" + shellQuote(s.Kubeconfig),
 		"     " + shellLine(getStaffCommand()),
 		"",
-		fmt.Sprintf("2. Read her invitation mail: %smail/%d (all mails: %s)", s.mail.WebURL(), inv.mailN, s.mail.WebURL()),
+		fmt.Sprintf("2. Read her invitation mail: %smail/%d (all mails: %s)", s.Mail.WebURL(), inv.mailN, s.Mail.WebURL()),
 		"   Its link:",
 		"     " + inv.link,
 		"",
@@ -42,7 +42,7 @@ func (s *stack) printGuide(inv invitation) {
 		fmt.Sprintf("   not containing %q, for example:", local),
 		"     " + demoPassword,
 		fmt.Sprintf("   (Browser on another machine? Forward the ports: ssh -L %s:%s -L %s:%s THIS-HOST)",
-			port(s.o.mailWeb), s.o.mailWeb, port(s.set.Web.Listen), s.set.Web.Listen),
+			port(s.O.MailWeb), s.O.MailWeb, port(s.Set.Web.Listen), s.Set.Web.Listen),
 		"",
 		"4. Sign in to the directory with that password (ldapwhoami asks for it):",
 		"     " + whoami,
@@ -56,10 +56,10 @@ func (s *stack) printGuide(inv invitation) {
 		"     " + whoami,
 		"",
 	}
-	if !s.pageUp {
+	if !s.PageUp {
 		lines = append(lines, "WARNING: this manager does not serve the invitation page yet, so step 3 cannot work.", "")
 	}
-	s.say("%s", strings.Join(lines, "\n"))
+	s.Say("%s", strings.Join(lines, "\n"))
 }
 
 func port(hostPort string) string {
@@ -68,17 +68,17 @@ func port(hostPort string) string {
 }
 
 // narrate reports the member's phase changes and new mails until ctx ends or a part fails.
-func (s *stack) narrate(ctx context.Context, inv invitation) error {
+func (s *demo) narrate(ctx context.Context, inv invitation) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.watch(ctx, &staffv1alpha1.StaffMemberList{}, memberName, s.phaseReporter(inv.phase)) }()
-	go func() { errc <- s.reportMails(ctx, len(s.mail.Mails())) }()
-	s.say("[%s] waiting for you; %s is %s", clock(), memberName, inv.phase)
+	go func() { errc <- s.reportMails(ctx, len(s.Mail.Mails())) }()
+	s.Say("[%s] waiting for you; %s is %s", clock(), memberName, inv.phase)
 	select {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	case err := <-errc:
 		return err
-	case err := <-s.mail.Failed():
+	case err := <-s.Mail.Failed():
 		return fmt.Errorf("the mail catcher's web view stopped: %w", err)
 	}
 }
@@ -89,11 +89,11 @@ var phaseHints = map[staffv1alpha1.StaffMemberPhase]string{
 	staffv1alpha1.StaffMemberDeactivated: ": her account is locked and her invitation revoked, so step 6 fails now",
 }
 
-func (s *stack) phaseReporter(phase staffv1alpha1.StaffMemberPhase) func(client.Object) bool {
+func (s *demo) phaseReporter(phase staffv1alpha1.StaffMemberPhase) func(client.Object) bool {
 	return func(o client.Object) bool {
 		m := o.(*staffv1alpha1.StaffMember)
 		if m.Status.Phase != phase {
-			s.say("[%s] %s is %s (was %s)%s", clock(), memberName, m.Status.Phase, phase, phaseHints[m.Status.Phase])
+			s.Say("[%s] %s is %s (was %s)%s", clock(), memberName, m.Status.Phase, phase, phaseHints[m.Status.Phase])
 			phase = m.Status.Phase
 		}
 		return false
@@ -101,13 +101,13 @@ func (s *stack) phaseReporter(phase staffv1alpha1.StaffMemberPhase) func(client.
 }
 
 // reportMails announces every mail after the first seen ones.
-func (s *stack) reportMails(ctx context.Context, seen int) error {
+func (s *demo) reportMails(ctx context.Context, seen int) error {
 	for {
-		m, err := s.mail.WaitFor(ctx, func(m devmail.Mail) bool { return m.N > seen })
+		m, err := s.Mail.WaitFor(ctx, func(m devmail.Mail) bool { return m.N > seen })
 		if err != nil {
 			return err
 		}
-		s.say("[%s] mail to %s: %q (%smail/%d)", clock(), strings.Join(m.To, ", "), m.Subject, s.mail.WebURL(), m.N)
+		s.Say("[%s] mail to %s: %q (%smail/%d)", clock(), strings.Join(m.To, ", "), m.Subject, s.Mail.WebURL(), m.N)
 		seen = m.N
 	}
 }

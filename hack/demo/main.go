@@ -16,11 +16,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rosterops/staff-operator/hack/internal/stack"
 	"github.com/rosterops/staff-operator/internal/testenv"
 )
 
@@ -29,35 +31,27 @@ import (
 type options struct {
 	// check runs the whole flow without a person and returns.
 	check bool
-	// root is the repository's root, the working directory of the manager and kubectl.
-	root string
-	// config is the manager's configuration, relative to root. It decides the ports of slapd,
-	// SMTP and the invitation page, and where the secret files go.
-	config string
-	// stateDir receives the kubeconfig and the manager's log (and, with freePorts, the secrets
-	// and a configuration of its own), relative to root unless absolute.
-	stateDir string
-	// mailWeb, metrics and probe are the listen addresses of the mail view and the manager's
-	// metrics and health probes.
-	mailWeb, metrics, probe string
-	// managerBin is where the manager is built, relative to root unless absolute.
-	managerBin string
-	// freePorts puts every listener on a free loopback port and writes a copy of config with
-	// those ports into stateDir.
-	freePorts bool
-	out       io.Writer
+	stack.Options
 }
 
 func defaultOptions() options {
-	return options{
-		config:     "config/local/config.yaml",
-		stateDir:   "bin/demo",
-		mailWeb:    "127.0.0.1:8025",
-		metrics:    "127.0.0.1:8080",
-		probe:      "127.0.0.1:8081",
-		managerBin: "bin/manager",
-		out:        os.Stdout,
-	}
+	return options{Options: stack.Options{
+		Name:       "demo",
+		Config:     "config/local/config.yaml",
+		StateDir:   "bin/demo",
+		MailWeb:    "127.0.0.1:8025",
+		Metrics:    "127.0.0.1:8080",
+		Probe:      "127.0.0.1:8081",
+		ManagerBin: "bin/manager",
+		Out:        os.Stdout,
+	}}
+}
+
+// demo is the running stack and what the demo does with it.
+type demo struct {
+	*stack.Stack
+	// checking: no person follows the guide; check does what it says.
+	checking bool
 }
 
 func main() {
@@ -72,7 +66,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
-	o.root = root
+	o.Root = root
 	// Ctrl-C, kill and a closed terminal all stop the demo in order. A closed terminal or
 	// pipe must not kill it with SIGPIPE before it has stopped what it started.
 	signal.Ignore(syscall.SIGPIPE)
@@ -94,8 +88,11 @@ func quietControllerRuntime() {
 // whatever happened. Ctrl-C is how a person ends a guided demo, so it is no error there,
 // whatever step it cut short.
 func run(ctx context.Context, o options) error {
-	s := &stack{o: o}
-	defer s.stop()
+	// A person can live without the page (the demo says so); the check cannot.
+	o.RequirePage = o.check
+	o.Require = func() error { return checkTools(o.InRoot(kubectl)) }
+	s := &demo{Stack: stack.New(o.Options), checking: o.check}
+	defer s.Stop()
 	err := s.flow(ctx)
 	if !o.check && ctx.Err() != nil {
 		return nil
@@ -103,25 +100,19 @@ func run(ctx context.Context, o options) error {
 	return err
 }
 
-func (s *stack) flow(parent context.Context) error {
-	if err := s.start(parent); err != nil {
+func (s *demo) flow(parent context.Context) error {
+	steps := slices.Concat(s.PartsSteps(), s.ManagerSteps(), []stack.Step{{What: "apply config/samples", Fn: s.applySamples}})
+	if err := s.Run(parent, steps...); err != nil {
 		return err
 	}
 	// From here on, a manager that exits ends every wait at once, with its log.
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-s.manager.exited:
-			cancel(s.managerExited())
-		case <-ctx.Done():
-		}
-	}()
+	ctx, cancel := s.WatchManager(parent)
+	defer cancel()
 	inv, err := s.waitForInvitation(ctx)
 	if err != nil {
 		return err
 	}
-	if s.o.check {
+	if s.checking {
 		return s.check(ctx, inv)
 	}
 	s.printGuide(inv)

@@ -1,7 +1,8 @@
-package main
+package stack
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -12,10 +13,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// settings are the parts of the manager's configuration that the demo must agree with: it
+// Settings are the parts of the manager's configuration that the stack must agree with: it
 // starts slapd and SMTP where the manager will look for them, writes the secret files the
 // manager will read, and opens the page where the manager serves it.
-type settings struct {
+type Settings struct {
 	Directory struct {
 		LDAP struct {
 			URL              string `json:"url"`
@@ -38,33 +39,29 @@ type settings struct {
 		TokenKeyFile string `json:"tokenKeyFile"`
 	} `json:"invitations"`
 
-	// ldapPort is the port of Directory.LDAP.URL.
-	ldapPort int
+	// LDAPPort is the port of Directory.LDAP.URL.
+	LDAPPort int `json:"-"`
 }
 
-// readSettings reads the configuration loosely (the manager reads it strictly) and refuses
-// anything that would make the demo listen beyond 127.0.0.1.
-func readSettings(path string) (settings, error) {
-	var s settings
-	data, err := os.ReadFile(path)
-	if err != nil {
+// ReadSettings reads the configuration loosely (the manager reads it strictly) and refuses
+// anything that would make the stack listen beyond 127.0.0.1.
+func ReadSettings(path string) (Settings, error) {
+	var s Settings
+	if err := readYAML(path, &s); err != nil {
 		return s, err
-	}
-	if err := yaml.Unmarshal(data, &s); err != nil {
-		return s, fmt.Errorf("%s: %w", path, err)
 	}
 	u, err := url.Parse(s.Directory.LDAP.URL)
 	if err != nil || u.Scheme != "ldap" || u.Hostname() != "127.0.0.1" {
-		return s, fmt.Errorf("%s: directory.ldap.url must be ldap://127.0.0.1:PORT for the demo, got %q", path, s.Directory.LDAP.URL)
+		return s, fmt.Errorf("%s: directory.ldap.url must be ldap://127.0.0.1:PORT for the local stack, got %q", path, s.Directory.LDAP.URL)
 	}
-	if s.ldapPort, err = strconv.Atoi(u.Port()); err != nil {
+	if s.LDAPPort, err = strconv.Atoi(u.Port()); err != nil {
 		return s, fmt.Errorf("%s: directory.ldap.url %q has no port", path, s.Directory.LDAP.URL)
 	}
 	if s.Mail.SMTP.Host != "127.0.0.1" {
-		return s, fmt.Errorf("%s: mail.smtp.host must be 127.0.0.1 for the demo, got %q", path, s.Mail.SMTP.Host)
+		return s, fmt.Errorf("%s: mail.smtp.host must be 127.0.0.1 for the local stack, got %q", path, s.Mail.SMTP.Host)
 	}
 	if host, _, err := net.SplitHostPort(s.Web.Listen); err != nil || host != "127.0.0.1" {
-		return s, fmt.Errorf("%s: web.listen must be 127.0.0.1:PORT for the demo, got %q", path, s.Web.Listen)
+		return s, fmt.Errorf("%s: web.listen must be 127.0.0.1:PORT for the local stack, got %q", path, s.Web.Listen)
 	}
 	if s.Directory.LDAP.BindPasswordFile == "" || s.Invitations.TokenKeyFile == "" {
 		return s, fmt.Errorf("%s: directory.ldap.bindPasswordFile and invitations.tokenKeyFile must be set", path)
@@ -72,21 +69,22 @@ func readSettings(path string) (settings, error) {
 	return s, nil
 }
 
-// freeAddrs are the free loopback ports the test runs on.
-type freeAddrs struct {
-	ldap, smtp, web, mailWeb, metrics, probe int
+// FreeAddrs are free loopback ports for every listener of the stack.
+type FreeAddrs struct {
+	LDAP, SMTP, Web, MailWeb, Metrics, Probe int
 }
 
-func pickFreeAddrs() (freeAddrs, error) {
+// PickFreeAddrs asks the kernel for six free loopback ports.
+func PickFreeAddrs() (FreeAddrs, error) {
 	var ports [6]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
-			return freeAddrs{}, err
+			return FreeAddrs{}, err
 		}
 		ports[i] = p
 	}
-	return freeAddrs{ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]}, nil
+	return FreeAddrs{ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]}, nil
 }
 
 func freePort() (int, error) {
@@ -98,9 +96,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// writeConfigCopy writes src with the ports of a and the secret files in dir, as dir/config.yaml,
-// and returns its path. Everything else stays as src has it, so the copy still tests src.
-func writeConfigCopy(src, dir string, a freeAddrs) (string, error) {
+// WriteConfigCopy writes src with the ports of a, the secret files in dir and the overrides
+// (by dotted path), as dir/config.yaml, and returns its path. Everything else stays as src
+// has it, so the copy still tests src.
+func WriteConfigCopy(src, dir string, a FreeAddrs, overrides map[string]any) (string, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", err
@@ -109,15 +108,17 @@ func writeConfigCopy(src, dir string, a freeAddrs) (string, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return "", fmt.Errorf("%s: %w", src, err)
 	}
-	web := fmt.Sprintf("127.0.0.1:%d", a.web)
-	for path, value := range map[string]any{
-		"directory.ldap.url":              fmt.Sprintf("ldap://127.0.0.1:%d", a.ldap),
+	web := fmt.Sprintf("127.0.0.1:%d", a.Web)
+	set := map[string]any{
+		"directory.ldap.url":              fmt.Sprintf("ldap://127.0.0.1:%d", a.LDAP),
 		"directory.ldap.bindPasswordFile": filepath.Join(dir, "ldap-password"),
-		"mail.smtp.port":                  a.smtp,
+		"mail.smtp.port":                  a.SMTP,
 		"web.listen":                      web,
 		"web.publicURL":                   "http://" + web,
 		"invitations.tokenKeyFile":        filepath.Join(dir, "token-key"),
-	} {
+	}
+	maps.Copy(set, overrides)
+	for path, value := range set {
 		if err := setPath(doc, path, value); err != nil {
 			return "", fmt.Errorf("%s: %w", src, err)
 		}
@@ -145,10 +146,14 @@ func setPath(doc map[string]any, path string, value any) error {
 	return nil
 }
 
-// inRoot makes a path relative to the repository root absolute.
-func (o options) inRoot(path string) string {
-	if filepath.IsAbs(path) {
-		return path
+// readYAML decodes a YAML file loosely into v.
+func readYAML(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
-	return filepath.Join(o.root, path)
+	if err := yaml.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
