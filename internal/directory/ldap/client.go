@@ -22,27 +22,29 @@ import (
 
 var _ directory.Backend = (*Client)(nil)
 
-// Client is the LDAP backend. It holds one connection, shared by all callers (go-ldap
-// multiplexes concurrent requests on it), dialled on first use and dialled again on the next
-// call after the server closed it (a restart). Safe for concurrent use.
+// Client is the LDAP backend. It holds a small pool of connections (Config.Connections),
+// each dialled on first use and dialled again on its next use after the server closed it (a
+// restart). Plain requests take turns round the pool, several at once on each connection
+// (go-ldap multiplexes them); a paged search has a connection's paging to itself for its
+// whole duration. Safe for concurrent use.
 type Client struct {
 	cfg  Config
 	tls  *tls.Config
 	base string
 
-	mu   sync.Mutex
-	conn *goldap.Conn
+	conns []pooledConn
+	next  atomic.Uint64
+	// pagers holds the index of every connection no paged search is using. slapd keeps one
+	// paging state per connection: a second paged search between the pages of a first ends
+	// the first with "paged results cookie is invalid". Plain requests between the pages do
+	// not disturb it (TestPlainRequestsBetweenPages), so they still use that connection.
+	pagers chan int
 
 	// emails serialize the writes that must keep an email on one account (create, adopt, a
 	// changed mail), per email, so that two reconciler workers creating two members with the
 	// same address cannot both pass the uniqueness check before either writes. Striped, so
 	// its memory stays fixed however many addresses pass through.
 	emails [64]sync.Mutex
-
-	// paging lets one paged search at a time use the shared connection: slapd keeps one paging
-	// state per connection, and a second paged search between the pages of a first ends the
-	// first with "paged results cookie is invalid".
-	paging sync.Mutex
 
 	stats struct{ binds, searches, adds, modifies, renames, deletes, extended, errors atomic.Int64 }
 
@@ -69,6 +71,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("ldap config: %w", err)
 	}
 	c := &Client{cfg: cfg, base: cfg.BaseDN, policies: map[string]cachedPolicy{}}
+	c.conns, c.pagers = newPool(cfg.Connections)
 	u, _ := url.Parse(cfg.URL)
 	if u.Scheme == "ldaps" || cfg.StartTLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
@@ -100,17 +103,8 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-// Close closes the connection; a later call dials again.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn != nil {
-		err := c.conn.Close()
-		c.conn = nil
-		return err
-	}
-	return nil
-}
+// Close closes every connection of the pool; a later call dials again.
+func (c *Client) Close() error { return c.closeConns() }
 
 // Ping connects (when not connected) and reads the base entry.
 func (c *Client) Ping(ctx context.Context) error {
@@ -129,25 +123,6 @@ func (c *Client) observe(op string, counter *atomic.Int64, err error, start time
 	if c.cfg.Observer != nil {
 		c.cfg.Observer(op, err, time.Since(start))
 	}
-}
-
-// connection returns the shared connection, dialling when there is none or the server closed it.
-func (c *Client) connection() (conn *goldap.Conn, fresh bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn != nil && !c.conn.IsClosing() {
-		return c.conn, false, nil
-	}
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn = nil
-	}
-	conn, err = c.dial()
-	if err != nil {
-		return nil, false, err
-	}
-	c.conn = conn
-	return conn, true, nil
 }
 
 func (c *Client) dial() (*goldap.Conn, error) {
@@ -183,25 +158,20 @@ func (c *Client) dial() (*goldap.Conn, error) {
 	return conn, nil
 }
 
-// drop forgets conn when it is still the shared one, so the next call dials.
-func (c *Client) drop(conn *goldap.Conn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == conn {
-		c.conn.Close()
-		c.conn = nil
-	}
+// run sends one plain request with fn on the next connection of the pool.
+func (c *Client) run(ctx context.Context, op string, counter *atomic.Int64, fn func(*goldap.Conn) error) error {
+	return c.runOn(ctx, c.nextConn(), op, counter, fn)
 }
 
-// run sends one request with fn. When the request failed because the shared connection had
-// died (the server restarted since the last call), it dials once more and resends: all
+// runOn sends one request with fn on pc. When the request failed because pc's connection had
+// died (the server restarted since its last use), it dials pc once more and resends: all
 // requests this package sends are safe to repeat. The error is classified (classify).
-func (c *Client) run(ctx context.Context, op string, counter *atomic.Int64, fn func(*goldap.Conn) error) error {
+func (c *Client) runOn(ctx context.Context, pc *pooledConn, op string, counter *atomic.Int64, fn func(*goldap.Conn) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", directory.ErrUnavailable, err)
 	}
 	for attempt := 0; ; attempt++ {
-		conn, fresh, err := c.connection()
+		conn, fresh, err := pc.get(c.dial)
 		if err != nil {
 			return classify(err)
 		}
@@ -212,7 +182,7 @@ func (c *Client) run(ctx context.Context, op string, counter *atomic.Int64, fn f
 			return nil
 		}
 		if connectionLost(conn, err) {
-			c.drop(conn)
+			pc.drop(conn)
 			if !fresh && attempt == 0 && ctx.Err() == nil {
 				continue
 			}
@@ -265,14 +235,22 @@ func searchReq(base string, scope int, filter string, attrs []string) *goldap.Se
 	return goldap.NewSearchRequest(base, scope, goldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
 }
 
-// search runs a search; paged runs it in pages of PageSize and returns all entries.
+// search runs a search; paged runs it in pages of PageSize and returns all entries. A paged
+// search reserves a connection for its paging (takePager) and sends every page on it.
 func (c *Client) search(ctx context.Context, req *goldap.SearchRequest, paged bool) ([]*goldap.Entry, error) {
+	var pc *pooledConn
 	if paged {
-		c.paging.Lock()
-		defer c.paging.Unlock()
+		p, release, err := c.takePager(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		pc = p
+	} else {
+		pc = c.nextConn()
 	}
 	var res *goldap.SearchResult
-	err := c.run(ctx, "search", &c.stats.searches, func(conn *goldap.Conn) error {
+	err := c.runOn(ctx, pc, "search", &c.stats.searches, func(conn *goldap.Conn) error {
 		var err error
 		req.Controls = nil // a resend starts a fresh paging sequence
 		if paged {

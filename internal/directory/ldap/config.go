@@ -45,6 +45,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// PageSize is the page size of paged searches; 500 when zero.
 	PageSize uint32
+	// Connections is the number of connections the client keeps to the server, 1 to 32; 4
+	// when zero. Each connection carries any number of plain requests at once, but only one
+	// paged search, so Connections bounds how many paged searches (ListManaged, group
+	// member reads) run in parallel.
+	Connections int
 	// Observer, when set, is called after every request to the server with the operation
 	// ("bind", "search", "add", "modify", "modifyDN", "delete", "passwordModify"), its error and duration:
 	// the hook for metrics.
@@ -60,6 +65,12 @@ func (c *Config) defaults() error {
 	}
 	if c.PageSize == 0 {
 		c.PageSize = 500
+	}
+	if c.Connections == 0 {
+		c.Connections = defaultConnections
+	}
+	if c.Connections < 1 || c.Connections > maxConnections {
+		return fmt.Errorf("connections %d: must be between 1 and %d (0 means %d)", c.Connections, maxConnections, defaultConnections)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {

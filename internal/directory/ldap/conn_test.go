@@ -14,12 +14,14 @@ import (
 )
 
 // slapd stopped mid-way: ErrUnavailable, no panic; started again: the next call works
-// with the same client.
+// with the same client, on every connection of its pool.
 func TestServerRestart(t *testing.T) {
 	s := ldaptest.New(t)
 	var mu sync.Mutex
 	ops := map[string]int{}
+	const connections = 4
 	c := newClient(t, s, func(cfg *ldap.Config) {
+		cfg.Connections = connections
 		cfg.Observer = func(op string, err error, d time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -37,14 +39,37 @@ func TestServerRestart(t *testing.T) {
 	wantErr(t, err, directory.ErrUnavailable)
 	_, err = c.LockAccount(ctx, a.Key)
 	wantErr(t, err, directory.ErrUnavailable)
+	_, err = c.ListManaged(ctx)
+	wantErr(t, err, directory.ErrUnavailable)
 
 	ok(t, s.Start())
 	if o := mustObserve(t, c, a); !o.Exists {
 		t.Fatal("account gone after restart")
 	}
-	// A restart between two calls, with no failed call in between: still works.
+	// A restart between two calls, with no failed call in between, while every connection of
+	// the pool is open: each is dialled again, once, on its next use, and no call fails.
+	// Plain requests take turns round the pool, so a round of pings uses each connection once.
+	pingRound := func() {
+		t.Helper()
+		for range connections {
+			ok(t, c.Ping(ctx))
+		}
+	}
+	pingRound()
+	binds := c.Stats().Binds
 	ok(t, s.Stop())
 	ok(t, s.Start())
+	pingRound()
+	if got := c.Stats().Binds - binds; got != connections {
+		t.Fatalf("%d connections dialled again after the restart, want %d", got, connections)
+	}
+	// Paged searches, on whichever connection is free for paging, work too.
+	ok(t, s.Stop())
+	ok(t, s.Start())
+	for range connections {
+		_, err := c.ListManaged(ctx)
+		ok(t, err)
+	}
 	_, err = c.LockAccount(ctx, a.Key)
 	ok(t, err)
 	mu.Lock()

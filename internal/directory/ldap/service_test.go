@@ -68,33 +68,43 @@ func TestServiceAccountListsBeyondSizeLimit(t *testing.T) {
 	}
 }
 
-// Paged searches share the client's one connection, where slapd keeps one paging state: many
-// at once (resync, group syncs of several practices) must each see every entry.
+// Paged searches share the client's pool, where slapd keeps one paging state per connection:
+// many at once (resync, group syncs of several practices), fewer or more than the connections
+// and among plain requests, must each see every entry.
 func TestConcurrentPagedSearches(t *testing.T) {
 	s := ldaptest.New(t)
-	c := newClient(t, s, func(cfg *ldap.Config) { cfg.PageSize = 5 })
 	ctx := context.Background()
 	const n = 60
+	seed := newClient(t, s)
 	for i := range n {
-		ok(t, c.CreateAccount(ctx, account("clinic-paged", fmt.Sprintf("p-%02d", i))))
+		ok(t, seed.CreateAccount(ctx, account("clinic-paged", fmt.Sprintf("p-%02d", i))))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			inv, err := c.ListManaged(ctx)
-			if err == nil && len(inv.Accounts) != n {
-				err = fmt.Errorf("listed %d accounts, want %d", len(inv.Accounts), n)
+	for _, connections := range []int{1, 4} {
+		t.Run(fmt.Sprint(connections), func(t *testing.T) {
+			c := newClient(t, s, func(cfg *ldap.Config) { cfg.PageSize, cfg.Connections = 5, connections })
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			for i := range 8 {
+				wg.Go(func() {
+					inv, err := c.ListManaged(ctx)
+					if err == nil && len(inv.Accounts) != n {
+						err = fmt.Errorf("listed %d accounts, want %d", len(inv.Accounts), n)
+					}
+					errs <- err
+				})
+				wg.Go(func() {
+					_, err := c.ObserveAccount(ctx, account("clinic-paged", fmt.Sprintf("p-%02d", i)))
+					errs <- err
+				})
 			}
-			errs <- err
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
 		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
 	}
 }
 
