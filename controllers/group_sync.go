@@ -73,13 +73,11 @@ func (g groupSync) converge(ctx context.Context, obj client.Object, want directo
 		setDirectoryError(st.conditions, gen, "set group members", err)
 		return err
 	}
-	if changed {
-		// The same members as last time, for the same spec: someone changed the group by hand.
-		reason := "MembersSynced"
-		if *st.observedGeneration == gen && int(*st.memberCount) == len(members) {
-			reason = "DriftCorrected"
-		}
-		g.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, "SetGroupMembers", "Directory group %s members written (%d)", want.Key, len(members))
+	// The same members as last time, for the same spec, yet a write: someone changed the group
+	// by hand. That is worth an event; members following their StaffMembers are not (a burst
+	// of onboarding would post one per pass): memberCount shows them.
+	if changed && *st.observedGeneration == gen && int(*st.memberCount) == len(members) {
+		g.recorder.Eventf(obj, nil, corev1.EventTypeNormal, "DriftCorrected", "SetGroupMembers", "Directory group %s members written back (%d)", want.Key, len(members))
 	}
 	*st.groupID = want.Key.String()
 	*st.memberCount = int32(len(members))

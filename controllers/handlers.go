@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -18,6 +19,12 @@ import (
 )
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+// groupBatchWindow is how long a Role's or Location's pass waits after a member joins or
+// leaves, so that a burst of members (a thousand applied from Git) is written to the group in
+// one pass, one modify and one status write, not one per member. The queue holds one entry
+// per group, however many members arrive in the window. Offboarding does not wait.
+const groupBatchWindow = time.Second
 
 // referencedBy maps a StaffMember event to the objects of its namespace named by refs: the
 // Roles or Locations whose groups it belongs in. An update enqueues the names of both the old
@@ -38,7 +45,8 @@ func referencedBy(refs func(context.Context, *staffv1alpha1.StaffMember) []strin
 			}
 		}
 	}
-	enqueue, enqueueFirst := enqueueWith(queue.Add), enqueueWith(addFirst)
+	addBatched := func(q queue, req reconcile.Request) { q.AddAfter(req, groupBatchWindow) }
+	enqueue, enqueueFirst := enqueueWith(addBatched), enqueueWith(addFirst)
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) { enqueue(ctx, q, e.Object) },
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q queue) { enqueue(ctx, q, e.Object) },

@@ -111,7 +111,12 @@ func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1
 		inv.Status.LastHandledResendAt = inv.Annotations[staffv1alpha1.ResendRequestedAtAnnotation]
 		return r.startAttempt(inv, member, "Resend requested")
 	case inv.Status.Attempt == 0:
-		return r.startAttempt(inv, member, "First invitation")
+		// The first attempt needs no status write of its own before the mail: an Invitation
+		// without an attempt is one whose first mail is under way, and a pass after a restart
+		// sends that same mail again (token and Message-ID derive from the UID and attempt 1).
+		// The one status write after the mail records both. That is one API write per member.
+		r.newAttempt(inv, member, "First invitation")
+		return r.send(ctx, inv, member)
 	case inv.Status.Attempt > inv.Status.SentAttempt && inv.Status.Phase != staffv1alpha1.InvitationFailed:
 		return r.send(ctx, inv, member)
 	case inv.Status.Phase == staffv1alpha1.InvitationSent && !now.Before(inv.Status.ExpiresAt.Time):

@@ -19,10 +19,16 @@ import (
 )
 
 // startAttempt issues a new link and records that its mail is to be sent, and nothing else: the
-// record reaches the API server at the end of this pass, and the next pass sends. Whatever
-// happens in between, the attempt is known before SMTP hears of it. The older link stops
-// working now, as its hash is replaced.
+// record reaches the API server at the end of this pass, and its status write starts the next
+// pass, which sends. Whatever happens in between, the attempt is known before SMTP hears of
+// it. The older link stops working now, as its hash is replaced.
 func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, why string) (ctrl.Result, error) {
+	r.newAttempt(inv, m, why)
+	return ctrl.Result{}, nil
+}
+
+// newAttempt moves the Invitation's status to the next attempt, for m's address.
+func (r *InvitationReconciler) newAttempt(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, why string) {
 	st := &inv.Status
 	st.Attempt++
 	st.Email = m.Spec.Email
@@ -32,8 +38,6 @@ func (r *InvitationReconciler) startAttempt(inv *staffv1alpha1.Invitation, m *st
 	msg := fmt.Sprintf("%s: sending attempt %d to %s", why, st.Attempt, st.Email)
 	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonSending, msg)
-	// The status write that records the attempt triggers the next pass, which sends.
-	return ctrl.Result{}, nil
 }
 
 // send mails the recorded attempt. It reads the Invitation from the API server first, so that

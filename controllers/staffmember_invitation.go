@@ -73,8 +73,8 @@ func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1
 	if err := r.createOwned(ctx, m, inv); err != nil {
 		return err
 	}
+	// No event: status.invitation names it, and the Invitation posts InvitationSent.
 	m.Status.Invitation = inv.Name
-	r.recorder.Eventf(m, inv, corev1.EventTypeNormal, "InvitationCreated", "CreateInvitation", "Invitation %s created for %s", inv.Name, m.Spec.Email)
 	return nil
 }
 
