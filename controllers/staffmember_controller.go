@@ -129,9 +129,9 @@ func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Cloc
 func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.recorder = mgr.GetEventRecorder("staffmember-controller")
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&staffv1alpha1.StaffMember{}).
+		For(&staffv1alpha1.StaffMember{}, builder.WithPredicates(memberUpdates)).
 		Watches(&staffv1alpha1.StaffMember{}, offboardingFirst()).
-		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember)).
+		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember), builder.WithPredicates(invitationEnds)).
 		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false)), builder.WithPredicates(appearsOrGoes)).
 		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true)), builder.WithPredicates(appearsOrGoes)).
 		Named("staffmember").
@@ -140,6 +140,35 @@ func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(quietConflicts(r))
+}
+
+// memberUpdates passes the updates of a StaffMember that its pass acts on: a new spec, an
+// annotation (a request), the start of its deletion, or an email change just recorded in
+// status, whose pass carries it out. The member's other status writes start no pass: each
+// would read the directory again to find nothing to do.
+var memberUpdates = predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*staffv1alpha1.StaffMember)
+		cur, okNew := e.ObjectNew.(*staffv1alpha1.StaffMember)
+		return !okOld || !okNew || old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
+			!equality.Semantic.DeepEqual(old.Status.EmailChange, cur.Status.EmailChange)
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+})
+
+// invitationEnds passes the Invitation events that matter to its member: one appears that a
+// person committed (the operator's own are recorded by the pass that creates them), one is
+// deleted, or its phase changes (accepted: a password was set; expired, failed or revoked:
+// the member may need a new one).
+var invitationEnds = predicate.Funcs{
+	CreateFunc: func(e event.CreateEvent) bool { return metav1.GetControllerOf(e.Object) == nil },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*staffv1alpha1.Invitation)
+		cur, okNew := e.ObjectNew.(*staffv1alpha1.Invitation)
+		return !okOld || !okNew || old.Status.Phase != cur.Status.Phase
+	},
 }
 
 // appearsOrGoes passes the events of a Role or Location that matter to the members naming it:
