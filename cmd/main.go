@@ -113,6 +113,9 @@ func run(opts options) error {
 	if _, err := controllers.Setup(ctx, mgr, reconcilers); err != nil {
 		return err
 	}
+	if err := closeOnStop(mgr, reconcilers.Mail.Sender); err != nil {
+		return err
+	}
 	page, err := invitationPage(cfg, mgr, reconcilers)
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rosterops/staff-operator/controllers"
 	"github.com/rosterops/staff-operator/internal/config"
@@ -27,7 +29,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		// The file, not the value read at startup: the client reads it again on every
 		// reconnect, so a rotated password is picked up without a restart.
 		BindDN: l.BindDN, BindPasswordFile: l.BindPasswordFile, BaseDN: l.BaseDN,
-		AdoptExisting: l.AdoptExisting, PolicyDN: l.PolicyDN,
+		AdoptExisting: l.AdoptExisting, PolicyDN: l.PolicyDN, Connections: l.Connections,
 		DialTimeout: l.Timeout.Duration, RequestTimeout: l.Timeout.Duration,
 		Observer: metrics.ObserveDirectoryOperation,
 	})
@@ -39,6 +41,7 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		Host: s.Host, Port: s.Port, TLS: smtp.TLSMode(s.TLS), CAFile: s.CAFile,
 		Username: s.Username, Password: s.Password,
 		ConnectTimeout: s.Timeout.Duration, SendTimeout: s.Timeout.Duration,
+		MaxIdleConnections: *s.MaxIdleConnections, MaxPerSecond: s.MaxPerSecond,
 	})
 	if err != nil {
 		return controllers.Options{}, fmt.Errorf("mail.smtp: %w", err)
@@ -93,4 +96,16 @@ func invitationPage(cfg *config.Config, mgr ctrl.Manager, reconcilers controller
 		TLSCertFile: cfg.Web.TLSCertFile, TLSKeyFile: cfg.Web.TLSKeyFile,
 		Log: log,
 	}, nil
+}
+
+// closeOnStop closes the mail sender's kept sessions (a polite QUIT) when the manager stops.
+func closeOnStop(mgr ctrl.Manager, sender any) error {
+	closer, ok := sender.(interface{ Close() error })
+	if !ok {
+		return nil
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return closer.Close()
+	}))
 }

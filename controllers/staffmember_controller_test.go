@@ -60,9 +60,10 @@ func TestConvergedMemberMakesNoWrites(t *testing.T) {
 
 	ldapWrites, apiWrites := op.directory.Stats().Writes(), op.apiWrites.Load()
 	members, invitations, roles := reconciles("staffmember"), reconciles("invitation"), reconciles("role")
-	// Ask for a reconcile of everything: a metadata change reaches every watch, and a resync
-	// pass compares the whole directory with the cache.
+	// Ask for a reconcile of everything: an annotation starts a pass of each object, and a
+	// resync pass compares the whole directory with the cache.
 	op.annotate(&staffv1alpha1.StaffMember{ObjectMeta: metav1.ObjectMeta{Name: "pat"}}, "example.test/poke", "1")
+	op.annotate(&staffv1alpha1.Invitation{ObjectMeta: metav1.ObjectMeta{Name: "pat"}}, "example.test/poke", "1")
 	op.annotate(&staffv1alpha1.Role{ObjectMeta: metav1.ObjectMeta{Name: "billing"}}, "example.test/poke", "1")
 	if err := op.resync.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,10 @@ type LDAP struct {
 	PolicyDN string `json:"policyDN"`
 	// Timeout bounds connecting and each request.
 	Timeout metav1.Duration `json:"timeout"`
+	// Connections is how many connections the operator keeps to the server: requests share
+	// them, and each paged search (the resync, a group's members) has one to itself, so this is
+	// how many run at once. 0 means 4; at most 32.
+	Connections int `json:"connections"`
 
 	// BindPassword is read from BindPasswordFile by Load.
 	BindPassword string `json:"-"`
@@ -106,6 +110,14 @@ type SMTP struct {
 	PasswordFile string `json:"passwordFile"`
 	// Timeout bounds connecting and sending one message.
 	Timeout metav1.Duration `json:"timeout"`
+	// MaxIdleConnections is how many sessions with the relay (connected, TLS and AUTH done)
+	// stay open between mails for the next ones to reuse; 0 opens a session for every mail.
+	// Default 4 (one per invitation worker) when unset, at most 16. An idle session is closed
+	// after 30s.
+	MaxIdleConnections *int `json:"maxIdleConnections"`
+	// MaxPerSecond bounds how many mails per second go to the relay, in bursts of at most
+	// ceil(MaxPerSecond); 0, the default, is unlimited. Set it below the relay's own limit.
+	MaxPerSecond float64 `json:"maxPerSecond"`
 
 	// Username and Password are read from UsernameFile and PasswordFile by Load.
 	Username string `json:"-"`
@@ -165,6 +177,10 @@ const (
 	// DefaultEmailChangeNoticeWindow covers a reset requested the day after a change, before
 	// the previous owner of the account may have read the change notice.
 	DefaultEmailChangeNoticeWindow = 24 * time.Hour
+
+	// DefaultSMTPMaxIdleConnections keeps a session for each invitation worker
+	// (DefaultInvitationWorkers), so that a burst of mails dials once per worker.
+	DefaultSMTPMaxIdleConnections = DefaultInvitationWorkers
 )
 
 // Load reads, defaults and validates the configuration file at path, then reads the secrets it
@@ -244,6 +260,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.Mail.SMTP.Timeout.Duration == 0 {
 		c.Mail.SMTP.Timeout.Duration = DefaultTimeout
+	}
+	if c.Mail.SMTP.MaxIdleConnections == nil {
+		// 0 means no reuse, so only an absent field takes the default.
+		n := DefaultSMTPMaxIdleConnections
+		c.Mail.SMTP.MaxIdleConnections = &n
 	}
 	if c.Web.Listen == "" {
 		c.Web.Listen = DefaultListen

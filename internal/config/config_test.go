@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +68,15 @@ func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
 		{"workers.staffMembers", cfg.Workers.StaffMembers, 4},
 		{"workers.invitations", cfg.Workers.Invitations, 4},
 		{"workers.groups", cfg.Workers.Groups, 2},
+		{"mail.smtp.maxPerSecond", cfg.Mail.SMTP.MaxPerSecond, 0.0},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+	if n := cfg.Mail.SMTP.MaxIdleConnections; n == nil || *n != DefaultSMTPMaxIdleConnections {
+		t.Errorf("mail.smtp.maxIdleConnections = %s, want %d", intOrUnset(n), DefaultSMTPMaxIdleConnections)
 	}
 }
 
@@ -117,6 +122,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad ldap scheme", content: strings.Replace(valid, "ldap://127", "http://127", 1), want: []string{"directory.ldap.url: must be ldap://host:port or ldaps://host:port"}},
 		{name: "bad tls mode", content: strings.Replace(valid, "port: 1025", "port: 1025\n    tls: ssl", 1), want: []string{`mail.smtp.tls: must be none, starttls or implicit, got "ssl"`}},
 		{name: "bad duration", content: valid + "resyncPeriod: soon\n", want: []string{"invalid configuration", "soon"}},
+		{name: "too many LDAP connections", content: strings.Replace(valid, "    bindDN:", "    connections: 33\n    bindDN:", 1),
+			want: []string{"directory.ldap.connections: must be between 1 and 32 (0 means 4), got 33"}},
 		{name: "too many workers", content: valid + "workers:\n  staffMembers: 65\n  groups: -1\n",
 			want: []string{"workers.staffMembers: must be between 1 and 64, got 65", "workers.groups: must be between 1 and 64, got -1"}},
 		{name: "ttl out of range", content: valid + "  defaultTTL: 1m\n", want: []string{"invitations.defaultTTL: must be between 5m and 720h"}},
@@ -132,6 +139,18 @@ func TestLoadErrors(t *testing.T) {
 		{name: "contact with a tab", content: strings.Replace(valid, "  from:", `  contact: "the front\toffice"`+"\n  from:", 1), want: []string{"mail.contact: must be a single line without control characters"}},
 		{name: "contact with a line separator", content: strings.Replace(valid, "  from:", `  contact: "the front office\u2028call us"`+"\n  from:", 1), want: []string{"mail.contact: must be a single line"}},
 		{name: "contact too long", content: strings.Replace(valid, "  from:", "  contact: "+strings.Repeat("a", 201)+"\n  from:", 1), want: []string{"mail.contact: must be at most 200 characters, got 201"}},
+		{name: "too many idle SMTP sessions", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxIdleConnections: 17", 1),
+			want: []string{"mail.smtp.maxIdleConnections: must be between 0 (a new session for every mail) and 16, got 17"}},
+		{name: "negative idle SMTP sessions", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxIdleConnections: -1", 1),
+			want: []string{"mail.smtp.maxIdleConnections: must be between 0 (a new session for every mail) and 16, got -1"}},
+		{name: "idle SMTP sessions not a whole number", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxIdleConnections: 1.5", 1),
+			want: []string{"invalid configuration", "mail.smtp.maxIdleConnections"}},
+		{name: "negative send rate", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxPerSecond: -2", 1),
+			want: []string{"mail.smtp.maxPerSecond: must be 0 (unlimited) or a rate of at most 1000 mails per second, such as 5 or 0.5, got -2"}},
+		{name: "send rate too high", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxPerSecond: 1000.5", 1),
+			want: []string{"mail.smtp.maxPerSecond: must be 0 (unlimited) or a rate of at most 1000", "got 1000.5"}},
+		{name: "send rate not a number", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxPerSecond: fast", 1),
+			want: []string{"invalid configuration", "mail.smtp.maxPerSecond"}},
 		{name: "password floor too high", content: strings.Replace(valid, "publicURL:", "minPasswordLength: 100\n  publicURL:", 1), want: []string{"web.minPasswordLength: must be between 8 and 64"}},
 	}
 	for _, tc := range cases {
@@ -193,6 +212,49 @@ func TestLoadNoticeSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadSMTPReuseAndRate(t *testing.T) {
+	cases := []struct {
+		name     string
+		yaml     string // lines added under mail.smtp
+		wantIdle int
+		wantRate float64
+	}{
+		{name: "defaults", wantIdle: DefaultSMTPMaxIdleConnections, wantRate: 0},
+		{name: "no reuse", yaml: "maxIdleConnections: 0", wantIdle: 0},
+		{name: "most idle sessions", yaml: "maxIdleConnections: 16", wantIdle: 16},
+		{name: "whole rate", yaml: "maxPerSecond: 5", wantIdle: DefaultSMTPMaxIdleConnections, wantRate: 5},
+		{name: "one every two seconds", yaml: "maxPerSecond: 0.5", wantIdle: DefaultSMTPMaxIdleConnections, wantRate: 0.5},
+		{name: "highest rate", yaml: "maxPerSecond: 1000", wantIdle: DefaultSMTPMaxIdleConnections, wantRate: 1000},
+		{name: "both", yaml: "maxIdleConnections: 1\n    maxPerSecond: 10", wantIdle: 1, wantRate: 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := validConfig(t, dir)
+			if tc.yaml != "" {
+				content = strings.Replace(content, "port: 1025", "port: 1025\n    "+tc.yaml, 1)
+			}
+			cfg, err := Load(writeFile(t, dir, "config.yaml", content))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if n := cfg.Mail.SMTP.MaxIdleConnections; n == nil || *n != tc.wantIdle {
+				t.Errorf("mail.smtp.maxIdleConnections = %s, want %d", intOrUnset(n), tc.wantIdle)
+			}
+			if r := cfg.Mail.SMTP.MaxPerSecond; r != tc.wantRate {
+				t.Errorf("mail.smtp.maxPerSecond = %v, want %v", r, tc.wantRate)
+			}
+		})
+	}
+}
+
+func intOrUnset(n *int) string {
+	if n == nil {
+		return "unset"
+	}
+	return strconv.Itoa(*n)
 }
 
 func TestLoadErrorNeverShowsSecret(t *testing.T) {

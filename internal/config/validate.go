@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -20,8 +21,17 @@ const (
 	maxContactLength = 200 // characters
 	minResyncPeriod  = 10 * time.Second
 	maxWorkers       = 64
-	maxPasswordFloor = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
-	minTokenKeyBytes = 32
+	// maxLDAPConnections is the directory client's limit (internal/directory/ldap).
+	maxLDAPConnections = 32
+	maxPasswordFloor   = 64 // NIST SP 800-63B: at least 64 characters must always be accepted.
+	minTokenKeyBytes   = 32
+)
+
+// Bounds on the SMTP relay settings. maxSMTPIdle is internal/mail/smtp's own limit; a rate
+// above maxSMTPRate is far beyond what any relay accepts from one sender, so a typo.
+const (
+	maxSMTPIdle = 16
+	maxSMTPRate = 1000 // mails per second
 )
 
 // validate reports every problem in the configuration, one error per field.
@@ -78,6 +88,9 @@ func validateLDAP(l *LDAP, add addFunc) {
 	if l.BindDN == "" {
 		add("directory.ldap.bindDN", "is required")
 	}
+	if l.Connections < 0 || l.Connections > maxLDAPConnections {
+		add("directory.ldap.connections", "must be between 1 and %d (0 means 4), got %d", maxLDAPConnections, l.Connections)
+	}
 	if l.BindPasswordFile == "" {
 		add("directory.ldap.bindPasswordFile", "is required: the file holding the bind password")
 	}
@@ -107,6 +120,12 @@ func validateMail(m *Mail, add addFunc) {
 	}
 	if s.Timeout.Duration < 0 {
 		add("mail.smtp.timeout", "must be positive, got %s", s.Timeout.Duration)
+	}
+	if n := s.MaxIdleConnections; n != nil && (*n < 0 || *n > maxSMTPIdle) {
+		add("mail.smtp.maxIdleConnections", "must be between 0 (a new session for every mail) and %d, got %d", maxSMTPIdle, *n)
+	}
+	if r := s.MaxPerSecond; math.IsNaN(r) || r < 0 || r > maxSMTPRate {
+		add("mail.smtp.maxPerSecond", "must be 0 (unlimited) or a rate of at most %d mails per second, such as 5 or 0.5, got %v", maxSMTPRate, r)
 	}
 	if m.From == "" {
 		add("mail.from", "is required, such as \"Staff Accounts <no-reply@example.org>\"")

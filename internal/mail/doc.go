@@ -13,6 +13,8 @@
 //	default:                     // ErrUnavailable: retry with backoff, same Message-ID
 //	}
 //
-// Send never retries by itself: retrying is the controller's decision, so that the send
-// record in the object's status stays the single source of truth.
+// Send never sends a message twice by itself: retrying is the controller's decision, so that
+// the send record in the object's status stays the single source of truth. (The SMTP sender
+// reconnects once when a kept session turns out closed before its MAIL FROM was accepted;
+// nothing of the message had left then.)
 package mail

@@ -33,7 +33,8 @@ var (
 type Error struct {
 	// Class is ErrInvalid, ErrRejected, ErrConfig or ErrUnavailable.
 	Class error
-	// Op is the step that failed: "validate", "connect", "MAIL FROM", "RCPT TO", "DATA".
+	// Op is the step that failed: "validate", "rate limit", "connect", "MAIL FROM", "RCPT TO",
+	// "DATA".
 	Op string
 	// Code is the SMTP reply code, 0 when the failure was not an SMTP reply.
 	Code int

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -27,6 +28,21 @@ const (
 const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultSendTimeout    = 30 * time.Second
+	// DefaultIdleTimeout is well below the five minutes RFC 5321 (4.5.3.2.7) asks servers to
+	// wait for the next command, and below the shorter limits busy relays set themselves.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultMaxMessagesPerConnection keeps a session below the message limits relays put on
+	// one connection (Postfix, Exchange and hosted relays commonly allow 100 or more).
+	DefaultMaxMessagesPerConnection = 100
+)
+
+// Bounds on the reuse and rate settings.
+const (
+	// MaxIdleConnectionsLimit bounds MaxIdleConnections: relays limit the sessions one
+	// client may hold open, and a few are enough for the operator's workers.
+	MaxIdleConnectionsLimit = 16
+	// MaxPerSecondLimit bounds MaxPerSecond; a higher rate is no limit at all.
+	MaxPerSecondLimit = 1e6
 )
 
 // Config configures a Sender. Secrets are values here; the caller reads them from files
@@ -50,10 +66,26 @@ type Config struct {
 	// Default 10s.
 	ConnectTimeout time.Duration
 	// SendTimeout bounds one whole Send: connect, greeting, EHLO, STARTTLS, AUTH, the
-	// message and QUIT; it also bounds the wait for each reply. Default 30s.
+	// message and QUIT; it also bounds the wait for each reply. It starts after the wait for
+	// the send rate (MaxPerSecond), which only the caller's context bounds. Default 30s.
 	SendTimeout time.Duration
 	// HeloName is the name sent with EHLO; empty means the host name of this machine.
 	HeloName string
+
+	// MaxIdleConnections is how many sessions (connected, greeted, TLS and AUTH done) are
+	// kept open between Sends for later Sends to reuse. 0, the zero value, opens a session
+	// for every message and ends it with QUIT. At most MaxIdleConnectionsLimit. Sends running
+	// at once each have a session of their own; this bounds only the idle ones.
+	MaxIdleConnections int
+	// IdleTimeout closes a kept session that no Send has used for this long. Default 30s.
+	IdleTimeout time.Duration
+	// MaxMessagesPerConnection closes a session, with QUIT, after this many messages instead of
+	// keeping it. Default 100.
+	MaxMessagesPerConnection int
+	// MaxPerSecond bounds how many messages per second Send hands to the server, as a token
+	// bucket holding ceil(MaxPerSecond) tokens: a burst of that many, then one message every
+	// 1/MaxPerSecond seconds. 0, the zero value, is unlimited.
+	MaxPerSecond float64
 }
 
 // withDefaults validates cfg and fills in defaults. The CA file is read here, so a missing
@@ -90,7 +122,7 @@ func (cfg Config) withDefaults() (Config, *x509.CertPool, error) {
 	if strings.ContainsAny(cfg.Username+cfg.Password, "\r\n\x00") {
 		errs = append(errs, errors.New("username or password contains a line break or NUL"))
 	}
-	if cfg.ConnectTimeout < 0 || cfg.SendTimeout < 0 {
+	if cfg.ConnectTimeout < 0 || cfg.SendTimeout < 0 || cfg.IdleTimeout < 0 {
 		errs = append(errs, errors.New("timeouts must not be negative"))
 	}
 	if cfg.ConnectTimeout == 0 {
@@ -98,6 +130,21 @@ func (cfg Config) withDefaults() (Config, *x509.CertPool, error) {
 	}
 	if cfg.SendTimeout == 0 {
 		cfg.SendTimeout = DefaultSendTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxIdleConnections < 0 || cfg.MaxIdleConnections > MaxIdleConnectionsLimit {
+		errs = append(errs, fmt.Errorf("maxIdleConnections %d must be between 0 (a session per message) and %d", cfg.MaxIdleConnections, MaxIdleConnectionsLimit))
+	}
+	if cfg.MaxMessagesPerConnection < 0 {
+		errs = append(errs, fmt.Errorf("maxMessagesPerConnection %d must not be negative", cfg.MaxMessagesPerConnection))
+	}
+	if cfg.MaxMessagesPerConnection == 0 {
+		cfg.MaxMessagesPerConnection = DefaultMaxMessagesPerConnection
+	}
+	if r := cfg.MaxPerSecond; math.IsNaN(r) || r < 0 || r > MaxPerSecondLimit {
+		errs = append(errs, fmt.Errorf("maxPerSecond %v must be 0 (unlimited) or a rate up to %g", r, MaxPerSecondLimit))
 	}
 	if cfg.HeloName != "" && strings.ContainsAny(cfg.HeloName, " \t\r\n") {
 		errs = append(errs, fmt.Errorf("heloName %q must be a single host name", cfg.HeloName))

@@ -3,6 +3,7 @@ package smtp_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -79,6 +80,7 @@ func sender(t *testing.T, srv *smtptest.Server, edit func(*smtp.Config)) *smtp.S
 	if err != nil {
 		t.Fatalf("smtp.New: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -607,6 +609,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"missing CA file", smtp.Config{Host: "mail.example.test", TLS: smtp.TLSStartTLS, CAFile: filepath.Join(caDir, "missing.pem")}, "read CA file"},
 		{"CA file without PEM", smtp.Config{Host: "mail.example.test", TLS: smtp.TLSStartTLS, CAFile: notPEM}, "no PEM certificate"},
 		{"negative timeout", smtp.Config{Host: "mail.example.test", SendTimeout: -time.Second}, "negative"},
+		{"negative idle timeout", smtp.Config{Host: "mail.example.test", IdleTimeout: -time.Second}, "negative"},
+		{"too many idle connections", smtp.Config{Host: "mail.example.test", MaxIdleConnections: 17}, "maxIdleConnections 17 must be between 0 (a session per message) and 16"},
+		{"negative idle connections", smtp.Config{Host: "mail.example.test", MaxIdleConnections: -1}, "maxIdleConnections -1 must be between 0"},
+		{"negative messages per connection", smtp.Config{Host: "mail.example.test", MaxMessagesPerConnection: -1}, "maxMessagesPerConnection -1 must not be negative"},
+		{"negative rate", smtp.Config{Host: "mail.example.test", MaxPerSecond: -1}, "maxPerSecond -1 must be 0 (unlimited) or a rate up to"},
+		{"rate not a number", smtp.Config{Host: "mail.example.test", MaxPerSecond: math.NaN()}, "maxPerSecond NaN"},
+		{"infinite rate", smtp.Config{Host: "mail.example.test", MaxPerSecond: math.Inf(1)}, "maxPerSecond +Inf"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -622,7 +631,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.Config()
-	if got.Port != 587 || got.ConnectTimeout != smtp.DefaultConnectTimeout || got.SendTimeout != smtp.DefaultSendTimeout {
+	if got.Port != 587 || got.ConnectTimeout != smtp.DefaultConnectTimeout || got.SendTimeout != smtp.DefaultSendTimeout ||
+		got.MaxIdleConnections != 0 || got.IdleTimeout != smtp.DefaultIdleTimeout ||
+		got.MaxMessagesPerConnection != smtp.DefaultMaxMessagesPerConnection || got.MaxPerSecond != 0 {
 		t.Errorf("defaults: %+v", got)
 	}
 }

@@ -32,6 +32,9 @@ type Message struct {
 	TLS bool
 	// AuthUser is the user that authenticated, "" without AUTH.
 	AuthUser string
+	// Connection is the number of the TCP connection the message came over (see
+	// Server.Connections); messages with the same number shared a session.
+	Connection int64
 	// ReceivedAt is when the server accepted the message.
 	ReceivedAt time.Time
 	// ParseError is set when the message could not be parsed; Raw is still there.

@@ -1,7 +1,9 @@
 // Package smtptest runs a real SMTP server on 127.0.0.1 for tests and the demo. It speaks
 // SMTP over TCP (github.com/emersion/go-smtp), optionally with STARTTLS or implicit TLS on a
 // freshly generated self-signed certificate and with AUTH PLAIN, and it keeps every message
-// it accepts, parsed, so tests can read back the envelope, the headers and both parts.
+// it accepts, parsed, so tests can read back the envelope, the headers and both parts. It
+// numbers its connections and tells which one each message came over, so tests can see
+// sessions being reused, and it can drop them all, as a restarting relay does.
 package smtptest
 
 import (
@@ -37,6 +39,9 @@ type Options struct {
 	Reject []string
 	// TempFail answers RCPT TO with 451 for these addresses.
 	TempFail []string
+	// MessagesPerConnection, when positive, answers MAIL FROM with 421 once a connection has
+	// carried this many messages, as relays that limit messages per connection do.
+	MessagesPerConnection int
 	// Username and Password, when Username is set, require AUTH PLAIN before MAIL.
 	Username, Password string
 	// OnMessage, if set, is called with each accepted message before the server answers
@@ -68,6 +73,12 @@ func WithTempFailedRecipients(addrs ...string) Option {
 	return func(o *Options) { o.TempFail = append(o.TempFail, addrs...) }
 }
 
+// WithMessagesPerConnection answers MAIL FROM with 421 ("closing transmission channel") once
+// a connection has carried n messages. The server leaves closing the connection to the client.
+func WithMessagesPerConnection(n int) Option {
+	return func(o *Options) { o.MessagesPerConnection = n }
+}
+
 // WithAuth requires AUTH PLAIN with these credentials before MAIL FROM.
 func WithAuth(username, password string) Option {
 	return func(o *Options) { o.Username, o.Password = username, password }
@@ -90,6 +101,9 @@ type Server struct {
 	tmpDir   string
 	conns    atomic.Int64
 	serveErr chan error
+
+	connMu sync.Mutex
+	open   map[*trackedConn]struct{}
 
 	mu       sync.Mutex
 	messages []Message
@@ -124,7 +138,7 @@ func Start(opts ...Option) (*Server, error) {
 	if o.StartTLS && o.ImplicitTLS {
 		return nil, errors.New("smtptest: choose STARTTLS or implicit TLS, not both")
 	}
-	s := &Server{opts: o, changed: make(chan struct{}), serveErr: make(chan error, 1)}
+	s := &Server{opts: o, changed: make(chan struct{}), serveErr: make(chan error, 1), open: map[*trackedConn]struct{}{}}
 
 	var tlsConfig *tls.Config
 	if o.StartTLS || o.ImplicitTLS {
@@ -157,7 +171,7 @@ func Start(opts ...Option) (*Server, error) {
 	s.addr = l.Addr().(*net.TCPAddr)
 	// Count TCP connections before anything else happens on them, so a test can assert that
 	// a refused message caused no connection at all.
-	l = &countingListener{Listener: l, n: &s.conns}
+	l = &countingListener{Listener: l, s: s}
 	if o.ImplicitTLS {
 		l = tls.NewListener(l, tlsConfig)
 	}
@@ -199,8 +213,33 @@ func (s *Server) CAPEM() []byte { return s.caPEM }
 // CAFile is a file holding CAPEM, "" without TLS. It is removed by Close.
 func (s *Server) CAFile() string { return s.caFile }
 
-// Connections counts the TCP connections accepted so far.
+// Connections counts the TCP connections accepted so far. Connections are numbered from 1
+// in the order they were accepted; Message.Connection is that number.
 func (s *Server) Connections() int64 { return s.conns.Load() }
+
+// OpenConnections counts the connections that are open now, from the server's side: a
+// session the client ended with QUIT, or simply closed, no longer counts.
+func (s *Server) OpenConnections() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return len(s.open)
+}
+
+// DropConnections closes every open connection at once, without a word to the client, as a
+// relay that restarts, or a NAT that forgets an idle flow, does. The server keeps listening.
+// It returns how many connections it closed.
+func (s *Server) DropConnections() int {
+	s.connMu.Lock()
+	conns := make([]*trackedConn, 0, len(s.open))
+	for c := range s.open {
+		conns = append(conns, c)
+	}
+	s.connMu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return len(conns)
+}
 
 // Messages returns the messages accepted so far, oldest first.
 func (s *Server) Messages() []Message {
@@ -271,32 +310,73 @@ func contains(list []string, addr string) bool {
 
 type countingListener struct {
 	net.Listener
-	n *atomic.Int64
+	s *Server
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
+	if err != nil {
+		return c, err
 	}
-	return c, err
+	tc := &trackedConn{Conn: c, s: l.s, id: l.s.conns.Add(1)}
+	l.s.connMu.Lock()
+	l.s.open[tc] = struct{}{}
+	l.s.connMu.Unlock()
+	return tc, nil
+}
+
+// trackedConn is an accepted TCP connection, numbered, and open until its first Close.
+type trackedConn struct {
+	net.Conn
+	s    *Server
+	id   int64
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.s.connMu.Lock()
+		delete(c.s.open, c)
+		c.s.connMu.Unlock()
+	})
+	return err
+}
+
+// connectionID finds the number of the TCP connection under c, through TLS if need be.
+func connectionID(c net.Conn) int64 {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	if t, ok := c.(*trackedConn); ok {
+		return t.id
+	}
+	return 0
 }
 
 type backend struct{ s *Server }
 
+// NewSession is called after EHLO, and again after STARTTLS: a session of go-smtp lasts
+// until then, and the connection beyond it.
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
-	return &session{s: b.s, tls: isTLS}, nil
+	return &session{s: b.s, tls: isTLS, conn: connectionID(c.Conn())}, nil
 }
 
 // session handles one SMTP session; go-smtp calls it from one goroutine.
 type session struct {
 	s      *Server
 	tls    bool
+	conn   int64 // the connection's number
 	authed string
 	from   string
 	to     []string
+	// delivered counts the messages accepted in this session, that is on this connection
+	// once TLS is set up.
+	delivered int
 }
+
+var errTooManyMessages = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many messages on this connection, closing it"}
 
 var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 
@@ -324,6 +404,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.opts.Username != "" && ss.authed == "" {
 		return errAuthRequired
 	}
+	if n := ss.s.opts.MessagesPerConnection; n > 0 && ss.delivered >= n {
+		return errTooManyMessages
+	}
 	ss.from = from
 	return nil
 }
@@ -349,7 +432,9 @@ func (ss *session) Data(r io.Reader) error {
 	m.EnvelopeTo = append([]string(nil), ss.to...)
 	m.TLS = ss.tls
 	m.AuthUser = ss.authed
+	m.Connection = ss.conn
 	m.ReceivedAt = time.Now()
+	ss.delivered++
 	ss.s.deliver(m)
 	return nil
 }

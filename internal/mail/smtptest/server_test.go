@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	netsmtp "net/smtp"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +100,83 @@ func TestStartOptions(t *testing.T) {
 	}
 	if err := srv.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// sendOn sends one small message over an open client.
+func sendOn(t *testing.T, c *netsmtp.Client, to string) error {
+	t.Helper()
+	if err := c.Mail("a@example.test"); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte("From: a@example.test\r\nTo: " + to + "\r\nSubject: hi\r\n\r\nhello\r\n")); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func TestConnectionsAreNumberedAndCanBeDropped(t *testing.T) {
+	srv := smtptest.New(t)
+	c, err := netsmtp.Dial(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	for _, to := range []string{"b@example.test", "c@example.test"} {
+		if err := sendOn(t, c, to); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+	if err := netsmtp.SendMail(srv.Addr(), nil, "a@example.test", []string{"d@example.test"}, []byte("Subject: x\r\n\r\ny\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	msgs, err := srv.WaitForMessages(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int64{1, 1, 2} {
+		if msgs[i].Connection != want {
+			t.Errorf("message %d came over connection %d, want %d", i, msgs[i].Connection, want)
+		}
+	}
+	// SendMail said QUIT; the first client is still connected.
+	for deadline := time.Now().Add(5 * time.Second); srv.OpenConnections() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections open, want 1", srv.OpenConnections())
+		}
+	}
+	if n := srv.DropConnections(); n != 1 {
+		t.Errorf("DropConnections closed %d, want 1", n)
+	}
+	if n := srv.OpenConnections(); n != 0 {
+		t.Errorf("%d connections open after DropConnections", n)
+	}
+	if err := sendOn(t, c, "e@example.test"); err == nil {
+		t.Error("a dropped connection still carried a message")
+	}
+}
+
+func TestMessagesPerConnection(t *testing.T) {
+	srv := smtptest.New(t, smtptest.WithMessagesPerConnection(1))
+	c, err := netsmtp.Dial(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := sendOn(t, c, "b@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	var reply *textproto.Error
+	if err := sendOn(t, c, "c@example.test"); !errors.As(err, &reply) || reply.Code != 421 {
+		t.Errorf("second message on the connection: err = %v, want 421", err)
 	}
 }
