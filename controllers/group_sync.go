@@ -107,7 +107,9 @@ func groupMembers(ctx context.Context, c client.Reader, namespace, index string,
 	var keys []directory.AccountKey
 	for _, v := range values {
 		var list staffv1alpha1.StaffMemberList
-		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index: v}); err != nil {
+		// Read-only, and a role may be held by thousands: the cache's objects as they are, not
+		// a deep copy of each per pass.
+		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index: v}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list members by %s=%s: %w", index, v, err)
 		}
 		for i := range list.Items {

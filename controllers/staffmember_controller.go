@@ -198,7 +198,7 @@ func (r *StaffMemberReconciler) membersIndexedBy(index string, withAll bool) han
 		var reqs []reconcile.Request
 		for _, v := range values {
 			var list staffv1alpha1.StaffMemberList
-			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: v}); err != nil {
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: v}, client.UnsafeDisableDeepCopy); err != nil {
 				log.FromContext(ctx).Error(err, "list members of a role or location", "index", index, "value", v)
 				continue
 			}
