@@ -26,8 +26,7 @@ type phases struct {
 	// all records when count[phase] first reached want[phase].
 	want map[staffv1alpha1.StaffMemberPhase]int
 	all  map[staffv1alpha1.StaffMemberPhase]time.Time
-	// changed is closed, and replaced, on every change.
-	changed chan struct{}
+	changes
 }
 
 func newPhases() *phases {
@@ -37,7 +36,7 @@ func newPhases() *phases {
 		first:   map[staffv1alpha1.StaffMemberPhase]map[string]time.Time{},
 		want:    map[staffv1alpha1.StaffMemberPhase]int{},
 		all:     map[staffv1alpha1.StaffMemberPhase]time.Time{},
-		changed: make(chan struct{}),
+		changes: newChanges(),
 	}
 }
 
@@ -73,8 +72,7 @@ func (p *phases) set(name string, phase staffv1alpha1.StaffMemberPhase, at time.
 			p.all[phase] = at
 		}
 	}
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.notify()
 }
 
 // in returns how many members are in phase now.
@@ -118,19 +116,7 @@ func (p *phases) summary() string {
 
 // waitFor waits until done holds or ctx ends.
 func (p *phases) waitFor(ctx context.Context, done func() bool) error {
-	for {
-		p.mu.Lock()
-		ch := p.changed
-		p.mu.Unlock()
-		if done() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-ch:
-		}
-	}
+	return p.changes.waitFor(ctx, &p.mu, done)
 }
 
 // follow watches the members of ns until ctx ends. A new watch starts with the current
@@ -187,17 +173,17 @@ func (p *phases) drain(ctx context.Context, w watch.Interface) error {
 // domain), and records when the number expected of a practice first arrived. It counts
 // every mail once and distinct recipients apart, so a mail sent twice shows.
 type mails struct {
-	mu      sync.Mutex
-	total   map[string]int
-	unique  map[string]map[string]bool
-	want    map[string]int
-	all     map[string]time.Time
-	changed chan struct{}
+	mu     sync.Mutex
+	total  map[string]int
+	unique map[string]map[string]bool
+	want   map[string]int
+	all    map[string]time.Time
+	changes
 }
 
 func newMails() *mails {
 	return &mails{total: map[string]int{}, unique: map[string]map[string]bool{}, want: map[string]int{},
-		all: map[string]time.Time{}, changed: make(chan struct{})}
+		all: map[string]time.Time{}, changes: newChanges()}
 }
 
 func (m *mails) expect(ns string, n int) {
@@ -243,8 +229,7 @@ func (m *mails) add(ns, to string, at time.Time) {
 	if w := m.want[ns]; w > 0 && len(m.unique[ns]) >= w && m.all[ns].IsZero() {
 		m.all[ns] = at
 	}
-	close(m.changed)
-	m.changed = make(chan struct{})
+	m.notify()
 }
 
 // counts returns the invitation mails of ns so far and their distinct recipients.
@@ -264,10 +249,29 @@ func (m *mails) reached(ns string) (time.Time, bool) {
 
 // waitFor waits until done holds or ctx ends.
 func (m *mails) waitFor(ctx context.Context, done func() bool) error {
+	return m.changes.waitFor(ctx, &m.mu, done)
+}
+
+// changes lets a waiter sleep until the next change, with no polling: its channel is closed,
+// and replaced, on every change. The lock of the type that embeds it guards it.
+type changes struct {
+	ch chan struct{}
+}
+
+func newChanges() changes { return changes{ch: make(chan struct{})} }
+
+// notify wakes every waiter; call it with the lock held.
+func (c *changes) notify() {
+	close(c.ch)
+	c.ch = make(chan struct{})
+}
+
+// waitFor waits until done holds or ctx ends; mu is the lock that guards c.
+func (c *changes) waitFor(ctx context.Context, mu *sync.Mutex, done func() bool) error {
 	for {
-		m.mu.Lock()
-		ch := m.changed
-		m.mu.Unlock()
+		mu.Lock()
+		ch := c.ch
+		mu.Unlock()
 		if done() {
 			return nil
 		}
