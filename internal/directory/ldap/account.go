@@ -155,8 +155,10 @@ func (c *Client) findAccount(ctx context.Context, key directory.AccountKey) (*go
 	}
 	switch len(found) {
 	case 0:
+		c.dns.forget(key)
 		return nil, nil
 	case 1:
+		c.dns.remember(key, found[0].DN)
 		return found[0], nil
 	default:
 		return nil, &directory.ConflictError{ID: found[0].DN + ", " + found[1].DN, Ambiguous: true,
@@ -297,6 +299,7 @@ func (c *Client) CreateAccount(ctx context.Context, want directory.Account) erro
 	if err != nil {
 		return fmt.Errorf("create account %s: %w", want.Key, err)
 	}
+	c.dns.remember(want.Key, dn)
 	return nil
 }
 
@@ -453,6 +456,7 @@ func (c *Client) AdoptAccount(ctx context.Context, want directory.Account, scope
 	if err := c.modify(ctx, req); err != nil {
 		return fmt.Errorf("adopt account %s: %w", want.Key, err)
 	}
+	c.dns.remember(want.Key, e.DN)
 	return nil
 }
 
@@ -489,6 +493,7 @@ func (c *Client) DeleteAccount(ctx context.Context, key directory.AccountKey) er
 	if err := c.del(ctx, e.DN); err != nil && !errors.Is(err, directory.ErrNotFound) {
 		return fmt.Errorf("delete account %s: %w", key, err)
 	}
+	c.dns.forget(key)
 	return nil
 }
 

@@ -48,6 +48,9 @@ type Client struct {
 
 	stats struct{ binds, searches, adds, modifies, renames, deletes, extended, errors atomic.Int64 }
 
+	// dns remembers where the managed accounts are (accountDNs).
+	dns accountDNs
+
 	// containers are the DNs of organization and people/roles/locations OUs known to exist.
 	containers sync.Map
 

@@ -179,14 +179,24 @@ func (c *Client) managedAccountDNs(ctx context.Context, org string) (map[directo
 	for _, e := range entries {
 		if k, ok := accountOwner(e); ok && k.Organization == org {
 			m[k] = e.DN
+			c.dns.remember(k, e.DN)
 		}
 	}
 	return m, nil
 }
 
-// SetGroupMembers implements directory.Backend: one search for the organization's accounts,
-// one read of the group, and at most one modify that adds and deletes the members that
-// changed. A group of 10,000 that gained one member is sent one value, not 10,000.
+// memberDNs returns the DNs of the accounts of members: from what the client remembers when it
+// knows them all, else from one search of the organization's accounts.
+func (c *Client) memberDNs(ctx context.Context, org string, members []directory.AccountKey) (map[directory.AccountKey]string, error) {
+	if known, ok := c.dns.lookup(members); ok {
+		return known, nil
+	}
+	return c.managedAccountDNs(ctx, org)
+}
+
+// SetGroupMembers implements directory.Backend: one read of the group, one search for the
+// organization's accounts unless the client knows where they all are (accountDNs), and at
+// most one modify that adds and deletes the members that changed. A group of 10,000 that gained one member is sent one value, not 10,000.
 func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, members []directory.AccountKey) (bool, error) {
 	if err := validateGroupKey(key); err != nil {
 		return false, fmt.Errorf("set group members: %w", err)
@@ -203,7 +213,7 @@ func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, me
 	if err != nil {
 		return false, fmt.Errorf("set group members %s: %w", key, err)
 	}
-	accounts, err := c.managedAccountDNs(ctx, key.Organization)
+	accounts, err := c.memberDNs(ctx, key.Organization, members)
 	if err != nil {
 		return false, fmt.Errorf("set group members %s: %w", key, err)
 	}

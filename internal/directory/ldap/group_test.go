@@ -2,6 +2,7 @@ package ldap_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -162,4 +163,37 @@ func TestGroupAtDNOfUnmanagedEntry(t *testing.T) {
 	_, err = c.EnsureGroup(ctx, g)
 	wantErr(t, err, directory.ErrNotManaged)
 	wantErr(t, c.DeleteGroup(ctx, g.Key), directory.ErrConflict)
+}
+
+// A group pass does not search every account of the practice once the client knows where its
+// members are; an account removed by hand is known again after the next listing (the resync).
+func TestGroupMembersFromKnownAccounts(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	var members []directory.AccountKey
+	for _, name := range []string{"amy", "ben", "cal"} {
+		a := account("clinic-k", name)
+		ok(t, c.CreateAccount(ctx, a))
+		members = append(members, a.Key)
+	}
+	g := directory.GroupKey{Organization: "clinic-k", Kind: directory.GroupRole, Name: "nurse"}
+	_, err := c.EnsureGroup(ctx, directory.Group{Key: g})
+	ok(t, err)
+	before := c.Stats().Searches
+	_, err = c.SetGroupMembers(ctx, g, members)
+	ok(t, err)
+	if got := c.Stats().Searches - before; got != 1 {
+		t.Errorf("a group pass made %d searches, want 1 (the group itself)", got)
+	}
+
+	conn := admin(t, s)
+	ok(t, conn.Del(goldap.NewDelRequest(mustObserve(t, c, account("clinic-k", "cal")).ID, nil)))
+	_, err = c.ListManaged(ctx)
+	ok(t, err)
+	_, err = c.SetGroupMembers(ctx, g, members)
+	var missing *directory.MissingMembersError
+	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0].Name != "cal" {
+		t.Fatalf("after the listing, the account removed by hand: %v", err)
+	}
 }

@@ -22,6 +22,7 @@ func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 	}
 	var inv directory.Inventory
 	byDN := map[string]directory.AccountKey{}
+	byKey := map[directory.AccountKey]string{}
 	var groups []*goldap.Entry
 	for _, e := range entries {
 		if isClass(e, "groupOfNames") {
@@ -38,7 +39,9 @@ func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 		}
 		inv.Accounts = append(inv.Accounts, directory.AccountState{Account: accountFromEntry(e), SignInFacts: facts, ID: e.DN})
 		byDN[normDN(e.DN)] = key
+		byKey[key] = e.DN
 	}
+	c.dns.replace(byKey)
 	for _, e := range groups {
 		var gs directory.GroupState
 		owned, _ := ownedMarkerValues(e)

@@ -79,6 +79,7 @@ func (c *Client) RetireAccount(ctx context.Context, key directory.AccountKey, pr
 	if err := c.modify(ctx, req); err != nil {
 		return "", fmt.Errorf("retire account %s: mark %s retired: %w", key, newDN, err)
 	}
+	c.dns.forget(key)
 	return newDN, nil
 }
 
