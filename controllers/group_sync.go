@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
@@ -31,19 +29,6 @@ type groupStatus struct {
 	groupID            *string
 	memberCount        *int32
 }
-
-// specChangedOrDeleting passes the updates of a Role or Location that its reconciler acts on: a
-// new spec, a changed annotation (a person asking for a pass), or the start of its deletion.
-// Its own status writes (one per group sync) pass nothing, so they cost no second pass; drift
-// is found by the resync, members by their watch.
-var specChangedOrDeleting = predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
-	},
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-})
 
 // groupSync is what Role and Location reconcilers share: each owns one directory group and is its
 // only writer, so two reconcilers never race on one group's member list.

@@ -14,10 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -255,21 +253,6 @@ func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(quietConflicts(r))
 }
-
-// memberEndsInvitations passes the StaffMember updates that can end its Invitations: a new spec
-// (deactivation, another email), its deletion, or a password it got another way. Its other
-// status writes change nothing an Invitation's pass decides.
-var memberEndsInvitations = predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, okOld := e.ObjectOld.(*staffv1alpha1.StaffMember)
-		cur, okNew := e.ObjectNew.(*staffv1alpha1.StaffMember)
-		return !okOld || !okNew || old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
-			(old.Status.PasswordSetAt == nil) != (cur.Status.PasswordSetAt == nil)
-	},
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-})
 
 // invitationsOf maps a StaffMember to its Invitations.
 func (r *InvitationReconciler) invitationsOf(ctx context.Context, o client.Object) []reconcile.Request {

@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -140,44 +139,6 @@ func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(quietConflicts(r))
-}
-
-// memberUpdates passes the updates of a StaffMember that its pass acts on: a new spec, an
-// annotation (a request), the start of its deletion, or an email change just recorded in
-// status, whose pass carries it out. The member's other status writes start no pass: each
-// would read the directory again to find nothing to do.
-var memberUpdates = predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, okOld := e.ObjectOld.(*staffv1alpha1.StaffMember)
-		cur, okNew := e.ObjectNew.(*staffv1alpha1.StaffMember)
-		return !okOld || !okNew || old.DeletionTimestamp.IsZero() != cur.DeletionTimestamp.IsZero() ||
-			!equality.Semantic.DeepEqual(old.Status.EmailChange, cur.Status.EmailChange)
-	},
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-})
-
-// invitationEnds passes the Invitation events that matter to its member: one appears that a
-// person committed (the operator's own are recorded by the pass that creates them), one is
-// deleted, or its phase changes (accepted: a password was set; expired, failed or revoked:
-// the member may need a new one).
-var invitationEnds = predicate.Funcs{
-	CreateFunc: func(e event.CreateEvent) bool { return metav1.GetControllerOf(e.Object) == nil },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, okOld := e.ObjectOld.(*staffv1alpha1.Invitation)
-		cur, okNew := e.ObjectNew.(*staffv1alpha1.Invitation)
-		return !okOld || !okNew || old.Status.Phase != cur.Status.Phase
-	},
-}
-
-// appearsOrGoes passes the events of a Role or Location that matter to the members naming it:
-// it was created or deleted. Its updates (a status write after every group sync, a new display
-// name) change nothing a member's pass decides, and a role held by thousands would otherwise
-// re-run thousands of passes on each.
-var appearsOrGoes = predicate.Funcs{
-	UpdateFunc:  func(event.UpdateEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 // invitedMember maps an Invitation to the StaffMember it invites.

@@ -2,12 +2,9 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory"
@@ -69,17 +66,4 @@ func (r *StaffMemberReconciler) notifyEmailChange(ctx context.Context, m *staffv
 		return nil
 	}
 	return fmt.Errorf("mail the notice of the email change to the previous address: %w", err)
-}
-
-// invitationFailed records why the member's Invitation could not be made. A name taken by
-// someone else's Invitation waits for a person; anything else is retried with backoff.
-func (r *StaffMemberReconciler) invitationFailed(m *staffv1alpha1.StaffMember, err error) (ctrl.Result, error) {
-	var taken *InvitationNameTakenError
-	if !errors.As(err, &taken) {
-		return ctrl.Result{}, err
-	}
-	setCondition(&m.Status.Conditions, staffv1alpha1.ConditionReady, metav1.ConditionFalse, m.Generation, staffv1alpha1.ReasonInvitationNameTaken, taken.Error())
-	r.recorder.Eventf(m, nil, corev1.EventTypeWarning, staffv1alpha1.ReasonInvitationNameTaken, "CreateInvitation", "%s", taken.Error())
-	// No watch tells this member when the other Invitation goes: look again after a resync period.
-	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -141,6 +143,20 @@ func (r *StaffMemberReconciler) createOwned(ctx context.Context, m *staffv1alpha
 		return nil
 	}
 	return &InvitationNameTakenError{Name: inv.Name, Member: string(existing.Spec.MemberRef.Name)}
+}
+
+// invitationFailed records why the member's Invitation could not be made. A name taken by
+// someone else's Invitation waits for a person; anything else is retried with backoff.
+func (r *StaffMemberReconciler) invitationFailed(m *staffv1alpha1.StaffMember, err error) (ctrl.Result, error) {
+	var taken *InvitationNameTakenError
+	if !errors.As(err, &taken) {
+		return ctrl.Result{}, err
+	}
+	setCondition(&m.Status.Conditions, staffv1alpha1.ConditionReady, metav1.ConditionFalse, m.Generation, staffv1alpha1.ReasonInvitationNameTaken, taken.Error())
+	r.recorder.Eventf(m, nil, corev1.EventTypeWarning, staffv1alpha1.ReasonInvitationNameTaken, "CreateInvitation", "%s", taken.Error())
+	// The other Invitation's events go to the member it names, not to this one: look again
+	// after a resync period (or at the member's next change).
+	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
 }
 
 // InvitationNameTakenError: the Invitation the operator needs to create for a member exists and
