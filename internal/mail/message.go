@@ -89,7 +89,15 @@ func ParseAddress(s string) (Address, error) {
 
 // String formats the address for a header, quoting and encoding the name as needed.
 func (a Address) String() string {
-	return (&netmail.Address{Name: a.Name, Address: a.Email}).String()
+	return a.Mailbox().String()
+}
+
+// Mailbox returns the address as net/mail's, whose String quotes the name and escapes '"' and
+// '\' in it (or encodes it per RFC 2047) as a header needs. Senders write headers from it
+// rather than from a name wrapped in quotes as it is, which a name such as `Robert "Bob"` or
+// one ending in '\' turns into a header no parser accepts.
+func (a Address) Mailbox() *netmail.Address {
+	return &netmail.Address{Name: a.Name, Address: a.Email}
 }
 
 // Domain returns the part of the address after the last '@', lower-cased.

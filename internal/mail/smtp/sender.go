@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"math"
 	"net/textproto"
 	"slices"
@@ -231,12 +230,10 @@ func closedWhileIdle(err error) bool {
 // fallback) and the HTML part last (the preferred one), UTF-8, quoted-printable.
 func compose(msg mail.Message) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	if err := m.FromFormat(msg.From.Name, msg.From.Email); err != nil {
-		return nil, fmt.Errorf("from: %w", err)
-	}
-	if err := m.AddToFormat(msg.To.Name, msg.To.Email); err != nil {
-		return nil, fmt.Errorf("to: %w", err)
-	}
+	// Not FromFormat and AddToFormat: they put the name between quotes unescaped. The
+	// addresses themselves were checked by msg.Validate.
+	m.FromMailAddress(msg.From.Mailbox())
+	m.ToMailAddress(msg.To.Mailbox())
 	m.Subject(msg.Subject)
 	m.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(msg.MessageID, "<"), ">"))
 	m.SetDate()
