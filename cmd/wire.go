@@ -82,7 +82,7 @@ func invitationPage(cfg *config.Config, mgr ctrl.Manager, reconcilers controller
 		Now:               reconcilers.Clock.Now,
 		MinPasswordLength: cfg.Web.MinPasswordLength,
 		SignInURL:         cfg.Web.SignInURL,
-		TrustForwardedFor: cfg.Web.TrustForwardedFor,
+		TrustedProxies:    cfg.Web.Proxies,
 		// Derived from the token key, which every replica has: a form served by one replica
 		// is accepted by another.
 		CSRFKey: web.CSRFKeyFrom(cfg.Invitations.TokenKey),

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -53,6 +54,10 @@ type LDAP struct {
 	URL string `json:"url"`
 	// StartTLS upgrades an ldap:// connection to TLS before binding.
 	StartTLS bool `json:"startTLS"`
+	// AllowInsecure allows an ldap:// URL without StartTLS to a host other than loopback
+	// (127.0.0.0/8, ::1, localhost). Without it such a URL is refused: the bind password and
+	// every password set through the invitation page would cross the network in clear text.
+	AllowInsecure bool `json:"allowInsecure"`
 	// CAFile is a PEM bundle to verify the server's certificate with; the system roots otherwise.
 	CAFile string `json:"caFile"`
 	// BindDN is the operator's own account.
@@ -66,7 +71,9 @@ type LDAP struct {
 	// PolicyDN is the ppolicy entry whose pwdMaxIdle tells idle lockouts apart; the server's
 	// default policy when empty.
 	PolicyDN string `json:"policyDN"`
-	// Timeout bounds connecting and each request.
+	// Timeout bounds connecting and each request: 5s by default, at most 6s
+	// (invitationstore.MaxDirectoryTimeout), so that a password submit on the invitation page
+	// ends inside its one-minute claim on the link.
 	Timeout metav1.Duration `json:"timeout"`
 	// Connections is how many connections the operator keeps to the server: requests share
 	// them, and each paged search (the resync, a group's members) has one to itself, so this is
@@ -128,8 +135,13 @@ type SMTP struct {
 type Web struct {
 	// Listen is the address the invitation page is served on.
 	Listen string `json:"listen"`
-	// PublicURL is how invitees reach the page; links in mails start with it.
+	// PublicURL is how invitees reach the page; links in mails start with it. An http:// URL
+	// to a host other than loopback is refused unless AllowInsecure is set: the link and the
+	// password typed into the page would cross the network in clear text.
 	PublicURL string `json:"publicURL"`
+	// AllowInsecure allows an http:// PublicURL to a host other than loopback (127.0.0.0/8,
+	// ::1, localhost), for a test installation without TLS.
+	AllowInsecure bool `json:"allowInsecure"`
 	// SignInURL is where the success page sends people to sign in.
 	SignInURL string `json:"signInURL"`
 	// TLSCertFile and TLSKeyFile serve the page over TLS when both are set.
@@ -137,10 +149,20 @@ type Web struct {
 	TLSKeyFile  string `json:"tlsKeyFile"`
 	// MinPasswordLength is the shortest password accepted (NIST SP 800-63B).
 	MinPasswordLength int `json:"minPasswordLength"`
-	// TrustForwardedFor makes the per-client rate limit count by the last X-Forwarded-For
-	// entry, the one the ingress in front of the page added. Set it only when every request
-	// comes through that proxy; without it, behind a proxy all visitors share one limit.
+	// TrustedProxies lists the proxies in front of the page (an ingress controller's pods), as
+	// CIDRs or single IP addresses. A request whose connection comes from one of them is
+	// counted by the per-client rate limit under the right-most X-Forwarded-For address that
+	// is not itself a trusted proxy; any other request under its connection's address, so a
+	// client that reaches the page directly cannot choose its own key with the header. Empty
+	// (the default) trusts no header: behind a proxy all visitors then share one limit.
+	TrustedProxies []string `json:"trustedProxies"`
+	// TrustForwardedFor is no longer supported: it trusted the header from any client. Load
+	// refuses true with a message that points to TrustedProxies; false is accepted, so older
+	// files that spell out the default still load.
 	TrustForwardedFor bool `json:"trustForwardedFor"`
+
+	// Proxies is TrustedProxies parsed, by Parse.
+	Proxies []netip.Prefix `json:"-"`
 }
 
 // Invitations configures invitation and password-reset links.
@@ -173,6 +195,8 @@ const (
 	DefaultInvitationWorkers = 4
 	DefaultGroupWorkers      = 2
 	DefaultTimeout           = 10 * time.Second
+	// DefaultLDAPTimeout is below invitationstore.MaxDirectoryTimeout (6s), which bounds it.
+	DefaultLDAPTimeout       = 5 * time.Second
 	DefaultMinPasswordLength = 15
 	// DefaultEmailChangeNoticeWindow covers a reset requested the day after a change, before
 	// the previous owner of the account may have read the change notice.
@@ -253,7 +277,7 @@ func decodeStrict(data []byte) (*Config, error) {
 
 func (c *Config) setDefaults() {
 	if l := c.Directory.LDAP; l != nil && l.Timeout.Duration == 0 {
-		l.Timeout.Duration = DefaultTimeout
+		l.Timeout.Duration = DefaultLDAPTimeout
 	}
 	if c.Mail.SMTP.TLS == "" {
 		c.Mail.SMTP.TLS = TLSNone

@@ -61,8 +61,8 @@ func TestLoadValidAppliesDefaultsAndReadsSecrets(t *testing.T) {
 		{"invitations.defaultTTL", cfg.Invitations.DefaultTTL.Duration, time.Hour},
 		{"resyncPeriod", cfg.ResyncPeriod.Duration, 10 * time.Minute},
 		{"web.minPasswordLength", cfg.Web.MinPasswordLength, 15},
-		{"web.trustForwardedFor", cfg.Web.TrustForwardedFor, false},
-		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultTimeout},
+		{"web.trustedProxies", len(cfg.Web.Proxies), 0},
+		{"directory.ldap.timeout", cfg.Directory.LDAP.Timeout.Duration, DefaultLDAPTimeout},
 		{"invitations.emailChangeNoticeWindow", cfg.Invitations.EmailChangeNoticeWindow.Duration, 24 * time.Hour},
 		{"mail.contact", cfg.Mail.Contact, ""},
 		{"workers.staffMembers", cfg.Workers.StaffMembers, 4},
@@ -279,5 +279,119 @@ func TestTokenKeyIsReadAsRawBytes(t *testing.T) {
 	}
 	if string(cfg.Invitations.TokenKey) != key {
 		t.Errorf("token key = %q, want the file's bytes unchanged", cfg.Invitations.TokenKey)
+	}
+}
+
+// TestTransportRules: secrets never cross the network in clear text unless a setting says
+// so explicitly; loopback (the demo and the tests) needs no such setting.
+func TestTransportRules(t *testing.T) {
+	ldapURL := func(url string, extra ...string) func(string) string {
+		return func(c string) string {
+			return strings.Replace(c, "url: ldap://127.0.0.1:3899", "url: "+url+strings.Join(extra, ""), 1)
+		}
+	}
+	publicURL := func(url string, extra ...string) func(string) string {
+		return func(c string) string {
+			return strings.Replace(c, `publicURL: "http://127.0.0.1:8082"`, "publicURL: "+url+strings.Join(extra, ""), 1)
+		}
+	}
+	cases := []struct {
+		name   string
+		change func(string) string
+		want   string // "" means the configuration loads
+	}{
+		{"ldap to 127.0.0.1", ldapURL("ldap://127.0.0.1:3899"), ""},
+		{"ldap to 127.8.9.10", ldapURL("ldap://127.8.9.10:389"), ""},
+		{"ldap to ::1", ldapURL("ldap://[::1]:389"), ""},
+		{"ldap to localhost", ldapURL("ldap://localhost:389"), ""},
+		{"ldap to LOCALHOST", ldapURL("ldap://LOCALHOST:389"), ""},
+		{"ldap to a host", ldapURL("ldap://ldap.example.org:389"),
+			"directory.ldap.url: ldap:// to ldap.example.org without startTLS sends the bind password"},
+		{"ldap to a private address", ldapURL("ldap://10.0.0.5"), "set directory.ldap.startTLS: true, or (only on a network you trust) set directory.ldap.allowInsecure: true"},
+		{"ldap to a v6 address", ldapURL("ldap://[2001:db8::1]:389"), "directory.ldap.url: ldap:// to 2001:db8::1 without startTLS"},
+		{"ldap to a name that only starts like loopback", ldapURL("ldap://127.0.0.1.example.org"), "directory.ldap.url: ldap:// to 127.0.0.1.example.org"},
+		{"ldap to localhost.example.org", ldapURL("ldap://localhost.example.org"), "directory.ldap.url: ldap:// to localhost.example.org"},
+		{"ldap with startTLS", ldapURL("ldap://ldap.example.org:389", "\n    startTLS: true"), ""},
+		{"ldap allowed insecure", ldapURL("ldap://ldap.example.org:389", "\n    allowInsecure: true"), ""},
+		{"ldaps", ldapURL("ldaps://ldap.example.org:636"), ""},
+		{"http to 127.0.0.1", publicURL("http://127.0.0.1:8082"), ""},
+		{"http to localhost", publicURL("http://localhost:8082/staff"), ""},
+		{"http to ::1", publicURL("http://[::1]:8082"), ""},
+		{"http to a host", publicURL("http://staff.example.org"),
+			"web.publicURL: http:// to staff.example.org sends the links in mails and the passwords typed into the page in clear text; use https://"},
+		{"http to a private address", publicURL("http://192.168.1.20:8082"), "or (only for a test installation) set web.allowInsecure: true"},
+		{"http allowed insecure", publicURL("http://staff.example.org", "\n  allowInsecure: true"), ""},
+		{"https", publicURL("https://staff.example.org"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := Load(writeFile(t, dir, "config.yaml", tc.change(validConfig(t, dir))))
+			checkLoad(t, err, tc.want)
+		})
+	}
+}
+
+// checkLoad fails unless err is nil (want "") or contains want.
+func checkLoad(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("Load: %v, want no error", err)
+	case want != "" && err == nil:
+		t.Fatalf("Load succeeded, want an error containing %q", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("error %q does not contain %q", err, want)
+	}
+}
+
+func TestLDAPTimeoutFitsTheClaim(t *testing.T) {
+	for _, tc := range []struct{ timeout, want string }{
+		{"1s", ""},
+		{"6s", ""},
+		{"6001ms", "directory.ldap.timeout: must be at most 6s, got 6.001s: a password submit on the invitation page holds a 1m0s claim on its link (invitationstore.ClaimTimeout), starts no directory request after 30s"},
+		{"10s", "directory.ldap.timeout: must be at most 6s, got 10s"},
+		{"-1s", "directory.ldap.timeout: must be positive"},
+	} {
+		t.Run(tc.timeout, func(t *testing.T) {
+			dir := t.TempDir()
+			content := strings.Replace(validConfig(t, dir), "    baseDN:", "    timeout: "+tc.timeout+"\n    baseDN:", 1)
+			_, err := Load(writeFile(t, dir, "config.yaml", content))
+			checkLoad(t, err, tc.want)
+		})
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+		proxies          []string
+	}{
+		{name: "CIDRs and addresses", yaml: `["10.0.0.0/8", "192.0.2.7", "2001:db8::/48", "::ffff:198.51.100.0/120", "172.16.5.9/12"]`,
+			proxies: []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/48", "198.51.100.0/24", "172.16.0.0/12"}},
+		{name: "not an address", yaml: `["10.0.0.0/8", "ingress"]`, want: `web.trustedProxies[1]: must be a CIDR such as 10.0.0.0/8 or an IP address such as 10.1.2.3, got "ingress"`},
+		{name: "host and port", yaml: `["10.0.0.1:443"]`, want: `web.trustedProxies[0]: must be a CIDR`},
+		{name: "everyone", yaml: `["0.0.0.0/0"]`, want: `web.trustedProxies[0]: "0.0.0.0/0" trusts every address`},
+		{name: "everyone v6", yaml: `["::/0"]`, want: `web.trustedProxies[0]: "::/0" trusts every address`},
+		{name: "the old switch", yaml: `[]` + "\n  trustForwardedFor: true",
+			want: `web.trustForwardedFor: is no longer supported: it trusted X-Forwarded-For from any client, so a client could choose its own rate-limit key; remove it and list the addresses of the proxies in front of the page in web.trustedProxies instead`},
+		{name: "the old switch off", yaml: `[]` + "\n  trustForwardedFor: false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := strings.Replace(validConfig(t, dir), "web:\n", "web:\n  trustedProxies: "+tc.yaml+"\n", 1)
+			cfg, err := Load(writeFile(t, dir, "config.yaml", content))
+			checkLoad(t, err, tc.want)
+			if err != nil {
+				return
+			}
+			var got []string
+			for _, p := range cfg.Web.Proxies {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.proxies, " ") {
+				t.Errorf("proxies %v, want %v", got, tc.proxies)
+			}
+		})
 	}
 }

@@ -6,11 +6,15 @@ import (
 	"math"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rosterops/staff-operator/internal/web/invitationstore"
 )
 
 // Bounds on durations: outside them a setting is almost certainly a mistake.
@@ -84,6 +88,9 @@ func validateLDAP(l *LDAP, add addFunc) {
 		add("directory.ldap.url", "must be ldap://host:port or ldaps://host:port, got %q", l.URL)
 	} else if u.Scheme == "ldaps" && l.StartTLS {
 		add("directory.ldap.startTLS", "cannot be used with an ldaps:// URL, which is TLS already")
+	} else if u.Scheme == "ldap" && !l.StartTLS && !l.AllowInsecure && !isLoopbackHost(u.Hostname()) {
+		add("directory.ldap.url", "ldap:// to %s without startTLS sends the bind password and every password set through the invitation page in clear text; "+
+			"use ldaps://, or set directory.ldap.startTLS: true, or (only on a network you trust) set directory.ldap.allowInsecure: true", u.Hostname())
 	}
 	if l.BindDN == "" {
 		add("directory.ldap.bindDN", "is required")
@@ -97,9 +104,24 @@ func validateLDAP(l *LDAP, add addFunc) {
 	if l.BaseDN == "" {
 		add("directory.ldap.baseDN", "is required, such as dc=example,dc=org")
 	}
-	if l.Timeout.Duration < 0 {
-		add("directory.ldap.timeout", "must be positive, got %s", l.Timeout.Duration)
+	if t := l.Timeout.Duration; t < 0 {
+		add("directory.ldap.timeout", "must be positive, got %s", t)
+	} else if t > invitationstore.MaxDirectoryTimeout {
+		add("directory.ldap.timeout", "must be at most %s, got %s: a password submit on the invitation page holds a %s claim on its link "+
+			"(invitationstore.ClaimTimeout), starts no directory request after %s, and its last request may wait several timeouts "+
+			"(connect, StartTLS, bind, the request), all of which must end inside the claim",
+			invitationstore.MaxDirectoryTimeout, t, invitationstore.ClaimTimeout, invitationstore.RedeemTimeout)
 	}
+}
+
+// isLoopbackHost reports whether host (without port or brackets) is this machine: localhost,
+// 127.0.0.0/8 or ::1. Only then may secrets travel without TLS.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
 }
 
 func validateMail(m *Mail, add addFunc) {
@@ -165,6 +187,9 @@ func validateWeb(w *Web, add addFunc) {
 		add("web.publicURL", "is required: links in mails start with it, such as https://staff.example.org")
 	} else if !isHTTPURL(w.PublicURL) {
 		add("web.publicURL", "must be an http:// or https:// URL, got %q", w.PublicURL)
+	} else if u, _ := url.Parse(w.PublicURL); u.Scheme == "http" && !w.AllowInsecure && !isLoopbackHost(u.Hostname()) {
+		add("web.publicURL", "http:// to %s sends the links in mails and the passwords typed into the page in clear text; "+
+			"use https:// (with web.tlsCertFile and web.tlsKeyFile, or TLS at the ingress), or (only for a test installation) set web.allowInsecure: true", u.Hostname())
 	}
 	if w.SignInURL != "" && !isHTTPURL(w.SignInURL) {
 		add("web.signInURL", "must be an http:// or https:// URL, got %q", w.SignInURL)
@@ -175,6 +200,39 @@ func validateWeb(w *Web, add addFunc) {
 	if w.MinPasswordLength < 8 || w.MinPasswordLength > maxPasswordFloor {
 		add("web.minPasswordLength", "must be between 8 and %d, got %d", maxPasswordFloor, w.MinPasswordLength)
 	}
+	if w.TrustForwardedFor {
+		add("web.trustForwardedFor", "is no longer supported: it trusted X-Forwarded-For from any client, so a client could choose its own rate-limit key; "+
+			"remove it and list the addresses of the proxies in front of the page in web.trustedProxies instead, such as [\"10.0.0.0/8\"]")
+	}
+	w.Proxies = parseProxies(w.TrustedProxies, add)
+}
+
+// parseProxies parses web.trustedProxies: CIDRs, or single addresses taken as /32 or /128.
+func parseProxies(entries []string, add addFunc) []netip.Prefix {
+	var out []netip.Prefix
+	for i, e := range entries {
+		field := fmt.Sprintf("web.trustedProxies[%d]", i)
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(e)
+			if aerr != nil || addr.Zone() != "" {
+				add(field, "must be a CIDR such as 10.0.0.0/8 or an IP address such as 10.1.2.3, got %q", e)
+				continue
+			}
+			addr = addr.Unmap()
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 is written as 10.0.0.0/8 by clients; compare in one form.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Bits() == 0 {
+			add(field, "%q trusts every address, so any client could choose its own rate-limit key; list only the proxies in front of the page", e)
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func isHTTPURL(s string) bool {

@@ -118,6 +118,14 @@ func (h *handler) fail(w http.ResponseWriter, step string, err error) {
 	if errors.Is(err, context.Canceled) {
 		return // the visitor went away
 	}
+	if errors.Is(err, ErrNotConfirmed) {
+		h.log.Error(err, "a password was set through a link whose claim was lost", "step", step)
+		h.pages.write(w, h.log, http.StatusConflict, h.pages.message,
+			messageView("Your new password could not be confirmed",
+				"It may have been saved: try signing in with it.",
+				"If that does not work, open the link from your mail again, or ask the person who manages staff accounts at your practice for a new link."))
+		return
+	}
 	h.log.Error(err, "invitation store failed", "step", step)
 	w.Header().Set("Retry-After", "60")
 	h.pages.write(w, h.log, http.StatusServiceUnavailable, h.pages.message,
@@ -150,29 +158,74 @@ func (h *handler) notFound(w http.ResponseWriter, _ *http.Request) {
 		messageView("Page not found", "Open the link from your mail exactly as it is written there."))
 }
 
-// clientKey is what the per-client limit counts by: the client's IP address, and for IPv6
-// its /64, since one client holds a whole /64 and can rotate through it.
+// clientKey is what the per-client limit counts by: the client's IP address (clientAddr),
+// and for IPv6 its /64, since one client holds a whole /64 and can rotate through it. A
+// connection address that does not parse (not from a TCP listener) is its own key.
 func (h *handler) clientKey(r *http.Request) string {
-	if h.trustXFF {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if addr, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				return addrKey(addr)
-			}
-		}
-	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
+	peer, err := netip.ParseAddr(host)
 	if err != nil {
 		return host
 	}
-	return addrKey(addr)
+	return addrKey(h.clientAddr(peer.Unmap(), r.Header.Values("X-Forwarded-For")))
+}
+
+// clientAddr finds the client behind a chain of trusted proxies. Each proxy appends the
+// address it received the request from, so the header is read from the right: the entries a
+// trusted proxy added can be believed, and the first one that is not a trusted proxy is the
+// client. Entries left of it were written by the client and could say anything. The header is
+// read only when the connection itself comes from a trusted proxy: anyone else could write it.
+// An entry that does not parse ends the walk at the last trusted address read, so garbage
+// never becomes a key of its own.
+func (h *handler) clientAddr(peer netip.Addr, xff []string) netip.Addr {
+	if !h.trusted(peer) {
+		return peer
+	}
+	client := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		entries := strings.Split(xff[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			addr, ok := parseForwardedAddr(entries[j])
+			if !ok {
+				return client
+			}
+			client = addr
+			if !h.trusted(addr) {
+				return addr
+			}
+		}
+	}
+	return client
+}
+
+func (h *handler) trusted(addr netip.Addr) bool {
+	for _, p := range h.proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseForwardedAddr reads one X-Forwarded-For entry: an address, host:port, [v6]:port or
+// [v6]. Proxies differ in which they write; anything else ("unknown", a name) is refused.
+func parseForwardedAddr(entry string) (netip.Addr, bool) {
+	s := strings.TrimSpace(entry)
+	if addr, err := netip.ParseAddr(s); err == nil {
+		return addr.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if addr, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && addr.Is6() {
+			return addr.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func addrKey(addr netip.Addr) string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"container/list"
 	"sync"
 	"time"
 
@@ -23,22 +24,37 @@ var (
 	DefaultLinkLimit = Limit{Events: 5, Per: 15 * time.Minute}
 )
 
-// defaultMaxKeys bounds the memory of one limiter: about 150 bytes a key.
+// defaultMaxKeys bounds the memory of one limiter: about 250 bytes a key.
 const defaultMaxKeys = 100_000
 
 // limiter is a set of token buckets (golang.org/x/time/rate) keyed by string: a client address
-// or a token hash. Memory is bounded: a bucket that has refilled is the same as no bucket, so
-// it is dropped at the next sweep; if the set is still full, the fullest bucket goes. Time is
-// passed in, so the page's clock drives it.
+// or a token hash. Memory is bounded, and so is the work per request, whatever the number of
+// keys: the buckets are kept in order of last use (least recently used at the back), so
+//   - a bucket unused for a whole period has refilled, which is the same as no bucket: such
+//     buckets are all at the back, and each request drops the ones it finds there (each is
+//     dropped once, so this costs O(1) per request, amortized);
+//   - when the set is full, the least recently used bucket goes, in O(1). That forgets a
+//     client that is still limited only after maxKeys other keys were used since its last
+//     request, and then errs on the side of letting a request through.
+//
+// An attacker rotating through many addresses therefore costs one map insert and one list
+// move per request, never a sweep of the whole set under the lock. Time is passed in, so the
+// page's clock drives it.
 type limiter struct {
 	every   rate.Limit
 	burst   int
 	per     time.Duration
 	maxKeys int
 
-	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
-	lastSweep time.Time
+	mu      sync.Mutex
+	buckets map[string]*list.Element // of *bucket
+	lru     *list.List               // most recently used at the front
+}
+
+type bucket struct {
+	key  string
+	lim  *rate.Limiter
+	last time.Time // the last request that took or asked for a token
 }
 
 func newLimiter(l Limit, maxKeys int) *limiter {
@@ -47,7 +63,8 @@ func newLimiter(l Limit, maxKeys int) *limiter {
 		burst:   l.Events,
 		per:     l.Per,
 		maxKeys: maxKeys,
-		buckets: map[string]*rate.Limiter{},
+		buckets: map[string]*list.Element{},
+		lru:     list.New(),
 	}
 }
 
@@ -57,18 +74,9 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	if now.Sub(l.lastSweep) >= l.per || len(l.buckets) >= l.maxKeys {
-		l.sweep(now)
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= l.maxKeys {
-			l.evictFullest(now)
-		}
-		b = rate.NewLimiter(l.every, l.burst)
-		l.buckets[key] = b
-	}
-	r := b.ReserveN(now, 1)
+	l.dropRefilled(now)
+	b := l.touch(key, now)
+	r := b.lim.ReserveN(now, 1)
 	if wait := r.DelayFrom(now); wait > 0 {
 		r.CancelAt(now) // a refused request costs nothing
 		return false, wait
@@ -76,28 +84,39 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// sweep drops the buckets that are full again: they hold nothing worth keeping.
-func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(l.burst) {
-			delete(l.buckets, k)
+// touch returns key's bucket, made when missing, and moves it to the front.
+func (l *limiter) touch(key string, now time.Time) *bucket {
+	if e, ok := l.buckets[key]; ok {
+		l.lru.MoveToFront(e)
+		b := e.Value.(*bucket)
+		if now.After(b.last) {
+			b.last = now
 		}
+		return b
 	}
-	l.lastSweep = now
+	if len(l.buckets) >= l.maxKeys {
+		l.remove(l.lru.Back())
+	}
+	b := &bucket{key: key, lim: rate.NewLimiter(l.every, l.burst), last: now}
+	l.buckets[key] = l.lru.PushFront(b)
+	return b
 }
 
-// evictFullest drops the bucket closest to full. It runs only when the set is full of busy
-// buckets, which takes maxKeys distinct keys within one period; forgetting one then errs on
-// the side of letting a request through.
-func (l *limiter) evictFullest(now time.Time) {
-	var fullest string
-	most := -1.0
-	for k, b := range l.buckets {
-		if t := b.TokensAt(now); t > most {
-			fullest, most = k, t
+// dropRefilled drops, from the back, the buckets unused for a whole period: a bucket refills
+// completely within one period, so they hold nothing worth keeping. It stops at the first
+// bucket used more recently, since every bucket in front of it was too.
+func (l *limiter) dropRefilled(now time.Time) {
+	for e := l.lru.Back(); e != nil; e = l.lru.Back() {
+		if now.Sub(e.Value.(*bucket).last) < l.per {
+			return
 		}
+		l.remove(e)
 	}
-	delete(l.buckets, fullest)
+}
+
+func (l *limiter) remove(e *list.Element) {
+	delete(l.buckets, e.Value.(*bucket).key)
+	l.lru.Remove(e)
 }
 
 // size is the number of keys held, for tests.

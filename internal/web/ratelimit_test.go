@@ -3,6 +3,8 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,4 +91,58 @@ func TestWaitText(t *testing.T) {
 			t.Errorf("waitText(%s) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
+}
+
+// TestLimiterEvictsLeastRecentlyUsed: a full set drops the bucket used longest ago, not one
+// that is busy now.
+func TestLimiterEvictsLeastRecentlyUsed(t *testing.T) {
+	start := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(Limit{Events: 1, Per: time.Minute}, 3)
+	l.allow("a", start)
+	l.allow("b", start.Add(time.Second))
+	l.allow("c", start.Add(2*time.Second))
+	l.allow("a", start.Add(3*time.Second)) // refused, but used: a is now the most recent
+	l.allow("d", start.Add(4*time.Second)) // evicts b
+	if _, ok := l.buckets["b"]; ok || l.size() != 3 {
+		t.Fatalf("keys %v, want b evicted and 3 kept", l.size())
+	}
+	if ok, _ := l.allow("a", start.Add(5*time.Second)); ok {
+		t.Error("a was forgotten although it was used recently")
+	}
+}
+
+// BenchmarkLimiterRotatingKeys is an attacker rotating through new addresses with the
+// limiter full (defaultMaxKeys busy keys, none refilled): every request is a new key. The
+// cost per request must not grow with the number of keys held.
+func BenchmarkLimiterRotatingKeys(b *testing.B) {
+	start := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(DefaultClientLimit, defaultMaxKeys)
+	for i := range defaultMaxKeys {
+		l.allow(fmt.Sprint("seed", i), start)
+	}
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprint("203.0.", i>>8, ".", i&255)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		l.allow(keys[i&(len(keys)-1)]+fmt.Sprint(i>>16), start.Add(time.Duration(i)*time.Microsecond))
+	}
+	if l.size() > defaultMaxKeys {
+		b.Fatalf("%d keys held, more than %d", l.size(), defaultMaxKeys)
+	}
+}
+
+// BenchmarkLimiterRotatingKeysParallel is the same from many goroutines at once, as the
+// page's requests arrive.
+func BenchmarkLimiterRotatingKeysParallel(b *testing.B) {
+	start := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(DefaultClientLimit, defaultMaxKeys)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			l.allow(strconv.FormatInt(i, 10), start.Add(time.Duration(i)*time.Microsecond))
+		}
+	})
 }

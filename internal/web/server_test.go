@@ -35,6 +35,9 @@ func TestServerServesPlainHTTPAndStops(t *testing.T) {
 	if got := res.Header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("the server does not serve the page's handler: Referrer-Policy %q", got)
 	}
+	if got := res.Header.Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("Strict-Transport-Security %q over plain HTTP, want none", got)
+	}
 	stop()
 }
 
@@ -55,6 +58,9 @@ func TestServerSpeaksTLSWhenConfigured(t *testing.T) {
 	_ = res.Body.Close()
 	if res.StatusCode != http.StatusOK || res.TLS == nil {
 		t.Errorf("GET over TLS = %d, tls=%v", res.StatusCode, res.TLS != nil)
+	}
+	if got := res.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("Strict-Transport-Security = %q over TLS, want max-age=31536000", got)
 	}
 }
 

@@ -40,6 +40,13 @@ type Invitee struct {
 // so a Store need not (and should not) say which.
 var ErrInvalidLink = errors.New("link is no longer valid")
 
+// ErrNotConfirmed means that a Redeem sent the password to the directory but could not
+// confirm that the link was used up by it: it lost its claim on the link before it finished
+// (it took longer than a claim lasts, or the link was revoked or taken by another submit
+// meanwhile). The password may be set; the page says so, instead of a success that may
+// belong to someone else's submit or a "try again" that may be untrue.
+var ErrNotConfirmed = errors.New("the password was sent to the directory but the use of the link could not be confirmed")
+
 // Store finds and redeems links. Tokens never reach it: only their hex SHA-256 (TokenHash).
 //
 // Any error other than ErrInvalidLink is taken as a passing failure: the page shows "try again"
@@ -52,7 +59,8 @@ type Store interface {
 	// Redeem sets the password and uses up the link, exactly once: of concurrent calls for one
 	// hash, across all replicas, at most one returns nil; the others return ErrInvalidLink.
 	// A call that returns another error must leave the link usable (or used up with the
-	// password set), never used up without the password.
+	// password set), never used up without the password. A call that lost its claim on the
+	// link before recording the use returns ErrNotConfirmed (wrapped), never nil.
 	Redeem(ctx context.Context, tokenHash string, password string) error
 }
 

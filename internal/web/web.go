@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -31,11 +32,12 @@ type Options struct {
 	// LinkLimit bounds POSTs per link, whoever sends them; zero means DefaultLinkLimit
 	// (5 per 15 minutes).
 	LinkLimit Limit
-	// TrustForwardedFor takes the client address from the last X-Forwarded-For entry (the
-	// one the proxy in front of the page added) instead of the connection's. Set it only when
-	// every request comes through that proxy: otherwise a client picks its own address and
-	// escapes the per-client limit.
-	TrustForwardedFor bool
+	// TrustedProxies are the proxies in front of the page (web.trustedProxies). When a
+	// request's connection comes from one of them, the per-client limit counts it under the
+	// right-most X-Forwarded-For address that is not itself a trusted proxy (the address the
+	// outermost trusted proxy saw); otherwise under the connection's address, whatever the
+	// header says. Empty trusts no header.
+	TrustedProxies []netip.Prefix
 
 	// CSRFKey is the HMAC key for the form's CSRF field, at least 32 bytes. All replicas
 	// serving the page must share it (see CSRFKeyFrom), or a form loaded from one replica is
@@ -56,7 +58,7 @@ type handler struct {
 	now       func() time.Time
 	clients   *limiter
 	links     *limiter
-	trustXFF  bool
+	proxies   []netip.Prefix
 	csrf      csrfTokens
 	log       logr.Logger
 	pages     *pages
@@ -126,7 +128,7 @@ func newHandler(opts Options) (*handler, error) {
 		now:       now,
 		clients:   newLimiter(clientLimit, defaultMaxKeys),
 		links:     newLimiter(linkLimit, defaultMaxKeys),
-		trustXFF:  opts.TrustForwardedFor,
+		proxies:   opts.TrustedProxies,
 		csrf:      csrf,
 		log:       opts.Log,
 		pages:     p,

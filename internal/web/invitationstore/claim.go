@@ -54,10 +54,14 @@ func (s *Store) claim(ctx context.Context, tokenHash string) (*staffv1alpha1.Inv
 	return nil, nil, fmt.Errorf("claim invitation %s/%s: it kept changing", inv.Namespace, inv.Name)
 }
 
-// accept records that the invitee set a password. The claim is ours, so this write wins unless
-// the Invitation was revoked meanwhile (a deactivation goes ahead of a claim); then the
-// revocation stands and the member's lock is put back by its reconciler.
-func (s *Store) accept(ctx context.Context, inv *staffv1alpha1.Invitation) {
+// accept records that the invitee set a password, if the claim is still this Redeem's. When it
+// is not (the claim outlived ClaimTimeout, was released and taken by another submit, or the
+// Invitation was revoked meanwhile), the password is already in the directory and stays:
+// the Store contract allows a link used up with the password set, and there is no earlier
+// password to put back. Whoever holds the link now decides its end (another submit's
+// password, a revocation, a release), so nothing is written and the visitor is told that the
+// outcome is not confirmed (web.ErrNotConfirmed) instead of a success that may not be theirs.
+func (s *Store) accept(ctx context.Context, inv *staffv1alpha1.Invitation) error {
 	claimedAt := inv.Status.ClaimedAt
 	err := s.updateClaimed(ctx, inv, claimedAt, func(st *staffv1alpha1.InvitationStatus) {
 		now := metav1.NewTime(s.Clock.Now())
@@ -68,18 +72,21 @@ func (s *Store) accept(ctx context.Context, inv *staffv1alpha1.Invitation) {
 		})
 	})
 	if errors.Is(err, errClaimGone) {
-		s.Log.Info("the invitation was revoked while its password was being set", "invitation", client.ObjectKeyFromObject(inv))
-		return
+		s.Log.Info("the claim on the invitation was lost while its password was being set; not recorded as accepted",
+			"invitation", client.ObjectKeyFromObject(inv))
+		return fmt.Errorf("%w: %w", web.ErrNotConfirmed, err)
 	}
 	if err != nil {
-		// The password is set and the member turns Active; the claim is released within
-		// ClaimTimeout and the link then expires as usual.
+		// The claim is still ours and the password is set, so the visitor is told so; the
+		// member turns Active, the claim is released within ClaimTimeout and the link then
+		// expires as usual.
 		s.Log.Error(err, "record an accepted invitation", "invitation", client.ObjectKeyFromObject(inv))
-		return
+		return nil
 	}
 	metrics.CountFinished(staffv1alpha1.InvitationSent, staffv1alpha1.InvitationAccepted)
 	s.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonAccepted, "SetPassword",
 		"The invitee set a password through the %s link", inv.Spec.Purpose)
+	return nil
 }
 
 // release gives up a claim after a failure, so the same link can be used again.
@@ -92,7 +99,8 @@ func (s *Store) release(ctx context.Context, inv *staffv1alpha1.Invitation) {
 }
 
 // errClaimGone: the Invitation is no longer Sent and claimed by this Redeem; it was revoked,
-// or its claim was released after ClaimTimeout.
+// its claim was released after ClaimTimeout (and perhaps taken by another Redeem), or the
+// claim is older than ClaimTimeout and may be released at any moment.
 var errClaimGone = errors.New("the claim on the invitation is gone")
 
 // updateClaimed applies change to the Invitation's status while it is still Sent and claimed at
@@ -109,8 +117,7 @@ func (s *Store) updateClaimed(ctx context.Context, inv *staffv1alpha1.Invitation
 			}
 		}
 		first = false
-		st := &inv.Status
-		if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt == nil || !st.ClaimedAt.Equal(claimedAt) {
+		if !s.holdsClaim(&inv.Status, claimedAt) {
 			return errClaimGone
 		}
 		err := s.patchStatus(ctx, inv, change)
@@ -127,4 +134,16 @@ func (s *Store) patchStatus(ctx context.Context, inv *staffv1alpha1.Invitation, 
 	before := inv.DeepCopy()
 	change(&inv.Status)
 	return s.Client.Status().Patch(ctx, inv, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// holdsClaim reports whether st still shows the claim made at claimedAt, and that claim is
+// younger than ClaimTimeout by the Store's clock. An older claim is not trusted even while it
+// is still recorded: the Invitation reconciler may release it at any moment, and another
+// submit may claim the link. The write that follows carries the resourceVersion it was read
+// at, so a release between this check and that write makes the write fail.
+func (s *Store) holdsClaim(st *staffv1alpha1.InvitationStatus, claimedAt *metav1.Time) bool {
+	if st.Phase != staffv1alpha1.InvitationSent || st.ClaimedAt == nil || claimedAt == nil || !st.ClaimedAt.Equal(claimedAt) {
+		return false
+	}
+	return s.Clock.Since(claimedAt.Time) < ClaimTimeout
 }

@@ -25,13 +25,27 @@ import (
 )
 
 // ClaimTimeout is how long a claim on a link may stand before the Invitation reconciler
-// releases it. It is far longer than a Redeem takes (two directory writes, each bounded by the
-// directory's timeout), so an older claim was left by a replica that stopped mid-way.
+// releases it. It is far longer than a Redeem takes (see MaxDirectoryTimeout), so an older
+// claim was left by a replica that stopped mid-way.
 const ClaimTimeout = time.Minute
 
-// redeemTimeout bounds a Redeem once it has started. A Redeem is not cut short when the
-// visitor goes away: a claim must be followed by Accepted or a release, not left standing.
-const redeemTimeout = 30 * time.Second
+// RedeemTimeout bounds a Redeem once it has started: no API or directory request starts after
+// it. A Redeem is not cut short when the visitor goes away: a claim must be followed by
+// Accepted or a release, not left standing. Half the claim leaves the other half for the one
+// directory request that may still be under way at this deadline.
+const RedeemTimeout = ClaimTimeout / 2
+
+// directoryWaitsPerRequest is how many directory timeouts (directory.ldap.timeout) one
+// request may take at worst: connecting (with the TLS handshake), StartTLS, the bind and the
+// request itself on a fresh connection, plus one for the status write that ends the Redeem.
+const directoryWaitsPerRequest = 5
+
+// MaxDirectoryTimeout is the longest directory timeout with which a Redeem still ends inside
+// its claim: a request started just before RedeemTimeout waits at most
+// directoryWaitsPerRequest timeouts, which must fit in what is left of ClaimTimeout. A longer
+// timeout would let a Redeem set its password after its claim was released and another
+// visitor's Redeem had claimed the link (6s; the configuration refuses more).
+const MaxDirectoryTimeout = (ClaimTimeout - RedeemTimeout) / directoryWaitsPerRequest
 
 // Store is the invitation page's web.Store: it finds links through the manager's cache by the
 // token-hash index (TokenHashIndex) and redeems them against the API server and the directory.
@@ -93,9 +107,11 @@ func (s *Store) Lookup(ctx context.Context, tokenHash string) (web.Invitee, erro
 
 // Redeem implements web.Store: claim the link, set the password, record Accepted. The claim
 // comes first so that two racing submits cannot both set a password; a directory failure
-// releases it, so the link is never used up without a password.
+// releases it, so the link is never used up without a password. A Redeem that no longer
+// holds its claim when it records Accepted (the claim outlived ClaimTimeout, or was released
+// and taken by another submit) reports web.ErrNotConfirmed, not success: see accept.
 func (s *Store) Redeem(ctx context.Context, tokenHash, password string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redeemTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RedeemTimeout)
 	defer cancel()
 	inv, m, err := s.claim(ctx, tokenHash)
 	if err != nil {
@@ -113,8 +129,7 @@ func (s *Store) Redeem(ctx context.Context, tokenHash, password string) error {
 		s.release(ctx, inv)
 		return err
 	}
-	s.accept(ctx, inv)
-	return nil
+	return s.accept(ctx, inv)
 }
 
 // relockIfDeactivated closes the race with an offboarding. A deactivation that reached the API
