@@ -10,7 +10,7 @@ type LocationSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	DisplayName string `json:"displayName"`
+	DisplayName DisplayText `json:"displayName"`
 
 	// Address is the facility's postal address.
 	// +optional
@@ -22,6 +22,12 @@ type LocationSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self == 'UTC' || self.matches('^[A-Za-z]+(/[A-Za-z0-9_+-]+)+$')",message="timeZone must be an IANA time zone name such as America/Chicago or UTC"
+	// A name of the right shape may still name no zone (America/Chicag), and then every mail
+	// to the people of the location would fail. CEL resolves the zone with the API server's
+	// own tz database and fails on an unknown one; an evaluation error refuses the object, and
+	// the user reads the error followed by this message. Names of the wrong shape are left to
+	// the rule above, so that they get one clear message.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z]+(/[A-Za-z0-9_+-]+)+$') || timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0",message="timeZone must name a zone of the IANA tz database, such as America/Chicago: check the spelling and capitals"
 	TimeZone string `json:"timeZone"`
 }
 
@@ -31,19 +37,19 @@ type PostalAddress struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=3
 	// +kubebuilder:validation:items:MaxLength=128
-	Lines []string `json:"lines,omitempty"`
+	Lines []DisplayText `json:"lines,omitempty"`
 	// City or locality.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	City string `json:"city,omitempty"`
+	City DisplayText `json:"city,omitempty"`
 	// Region is the state, province or county.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	Region string `json:"region,omitempty"`
+	Region DisplayText `json:"region,omitempty"`
 	// PostalCode is the ZIP or postal code.
 	// +optional
 	// +kubebuilder:validation:MaxLength=16
-	PostalCode string `json:"postalCode,omitempty"`
+	PostalCode DisplayText `json:"postalCode,omitempty"`
 	// Country is the ISO 3166-1 alpha-2 code, such as US.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Z]{2}$')",message="country must be a two-letter ISO 3166-1 code such as US"
@@ -75,6 +81,11 @@ type LocationStatus struct {
 
 // Location is a facility of the practice. In the directory it is a group whose members may access
 // the facility.
+// Its name is a DNS label, stricter than what Kubernetes allows: StaffMembers name their Locations
+// in spec.locations and spec.primaryLocation, which take only DNS labels.
+// The name is checked when the object is created, so objects made before this rule can still
+// be changed and deleted.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name of a Location must be a DNS label, because StaffMembers list Locations by name in spec.locations and spec.primaryLocation: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, no '.' (north-clinic, not north.clinic)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=loc,categories=staff

@@ -42,12 +42,12 @@ type RoleSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	DisplayName string `json:"displayName"`
+	DisplayName DisplayText `json:"displayName"`
 
 	// Description says what the role is for.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	Description string `json:"description,omitempty"`
+	Description ParagraphText `json:"description,omitempty"`
 
 	// Category is Provider, Administrative or Compliance.
 	// +required
@@ -91,6 +91,11 @@ type RoleStatus struct {
 }
 
 // Role is a named set of permissions. In the directory it is a group carrying the permissions.
+// Its name is a DNS label, stricter than what Kubernetes allows: StaffMembers name their Roles in
+// spec.roles, which takes only DNS labels, so a Role named front.desk could never be held.
+// The name is checked when the object is created, so objects made before this rule can still
+// be changed and deleted.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name of a Role must be a DNS label, because StaffMembers list Roles by name in spec.roles: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, no '.' (front-desk, not front.desk)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=srole,categories=staff

@@ -64,6 +64,11 @@ type StaffMemberSpec struct {
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=254
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9.!#$%&\\'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$')",message="email must be a single address such as jane.doe@example.org"
+	// The rule above takes the characters of an address; these two take its shape, as RFC 5321
+	// does and as mail servers will, later and less clearly: the part before the @ is dot-atoms
+	// (no dot first, last or twice in a row) of at most 64 characters.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[.]|[.]@|^[^@]*[.][.]')",message="email must not have a dot at the start or end of the part before the @, nor two dots in a row there (RFC 5321): write the address as the person's mail server knows it, such as jane.doe@example.org"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^@]{65,}@')",message="email may have at most 64 characters before the @ (RFC 5321)"
 	Email string `json:"email"`
 
 	// Profile is the person's name and contact details.
@@ -116,18 +121,18 @@ type Profile struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	GivenName string `json:"givenName"`
+	GivenName DisplayText `json:"givenName"`
 
 	// FamilyName is the person's last name.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	FamilyName string `json:"familyName"`
+	FamilyName DisplayText `json:"familyName"`
 
 	// DisplayName is how the person is addressed; defaults to "GivenName FamilyName".
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
-	DisplayName string `json:"displayName,omitempty"`
+	DisplayName DisplayText `json:"displayName,omitempty"`
 
 	// Phone is a work phone number in international form, such as +1 312 555 0100.
 	// +optional
@@ -138,7 +143,7 @@ type Profile struct {
 	// Title is the job title, such as Physician Assistant.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
-	Title string `json:"title,omitempty"`
+	Title DisplayText `json:"title,omitempty"`
 
 	// EmployeeID is the practice's own identifier for the person.
 	// +optional
@@ -167,7 +172,7 @@ type ProviderCredentials struct {
 	// Bio is a short biography shown to patients.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2000
-	Bio string `json:"bio,omitempty"`
+	Bio ParagraphText `json:"bio,omitempty"`
 
 	// Capacity is how many patients the provider can see in one scheduling slot.
 	// +optional
@@ -186,12 +191,12 @@ type ProviderCredentials struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=64
-	Tags []string `json:"tags,omitempty"`
+	Tags []DisplayText `json:"tags,omitempty"`
 
 	// EHRStaffID is the provider's identifier in the electronic health record system.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	EHRStaffID string `json:"ehrStaffID,omitempty"`
+	EHRStaffID DisplayText `json:"ehrStaffID,omitempty"`
 }
 
 // StaffMemberStatus is the observed state of a StaffMember.
@@ -291,6 +296,12 @@ type EmailChange struct {
 }
 
 // StaffMember is a person working for the practice and their account in the directory.
+// Its name is a DNS label, stricter than what Kubernetes allows: an Invitation names its member in
+// spec.memberRef, which takes only DNS labels, and the operator names the member's Invitations
+// <name>-<8 hex> and <name>-reset-<8 hex>, which then always fit (at most 78 characters).
+// The name is checked when the object is created, so objects made before this rule can still
+// be changed and deleted.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name of a StaffMember must be a DNS label, because Invitations name their member in spec.memberRef: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, no '.' (ana-ruiz, not ana.ruiz)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sm,categories=staff
