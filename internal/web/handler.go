@@ -77,7 +77,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, token string) {
 		return
 	}
 	password := r.PostForm.Get("password")
-	if errs := h.policy.check(password, r.PostForm.Get("confirmPassword"), inv.Email); len(errs) > 0 {
+	if errs := h.policy.check(password, r.PostForm.Get("confirmPassword"), inv); len(errs) > 0 {
 		// The form comes back empty: a password is never written into a page.
 		h.pages.write(w, h.log, http.StatusUnprocessableEntity, h.pages.form, h.formView(inv, hash, errs))
 		return

@@ -303,9 +303,12 @@ func TestPasswordProblemsAreShownNextToTheField(t *testing.T) {
 	}{
 		{"empty", "", "", "password", "Enter a password."},
 		{"too short", "kiwi-lemon-7", "kiwi-lemon-7", "password", "Use at least 15 characters; this one has 12."},
-		{"too long", strings.Repeat("longer than allowed ", 7), strings.Repeat("longer than allowed ", 7), "password", "Use at most 128 characters; this one has 140."},
+		{"too long", strings.Repeat("longer than allowed ", 7), strings.Repeat("longer than allowed ", 7), "password", "Use at most 128 characters; this one has 139."}, // the trailing space does not count
 		{"common", "PasswordPassword", "PasswordPassword", "password", "This password is on a list of commonly used passwords"},
-		{"common phrase", "Correct Horse Battery Staple", "Correct Horse Battery Staple", "password", "This password is on a list of commonly used passwords"},
+		{"common plus a sequence", "Welcome 12345678", "Welcome 12345678", "password", "This password is a commonly used password with predictable digits or symbols added"},
+		{"two common passwords", "Sunshine Football", "Sunshine Football", "password", "This password joins two commonly used passwords"},
+		{"given name", "ana rides quiet trains", "ana rides quiet trains", "password", "The password must not contain your name, “ana”."},
+		{"practice name", "riverside at night 2026", "riverside at night 2026", "password", "The password must not contain a word of the name of your practice, “riverside”."},
 		{"repetitive", "abcabcabcabcabcabc", "abcabcabcabcabcabc", "password", "This password repeats or counts through the same characters"},
 		{"email local part", "my ANA.RUIZ account 2026", "my ANA.RUIZ account 2026", "password", "The password must not contain the first part of your email address, “ana.ruiz”."},
 		{"control character", "plum kettle\torbit harbor", "plum kettle\torbit harbor", "password", "The password contains a tab, line break or other control character."},

@@ -35,12 +35,14 @@ func testToken(name string) string {
 
 func testInvitee(purpose Purpose) Invitee {
 	return Invitee{
-		Practice:  testPractice,
-		Name:      testName,
-		Email:     testEmail,
-		ExpiresAt: testStart.Add(time.Hour),
-		TimeZone:  testZone,
-		Purpose:   purpose,
+		Practice:   testPractice,
+		Name:       testName,
+		GivenName:  "Ana",
+		FamilyName: "Ruiz",
+		Email:      testEmail,
+		ExpiresAt:  testStart.Add(time.Hour),
+		TimeZone:   testZone,
+		Purpose:    purpose,
 	}
 }
 

@@ -25,8 +25,12 @@ type Invitee struct {
 	// Practice is the organization's display name.
 	Practice string
 	// Name is the person's display name.
-	Name  string
-	Email string
+	Name string
+	// GivenName and FamilyName are the person's names (spec.profile), which a password
+	// must not contain.
+	GivenName  string
+	FamilyName string
+	Email      string
 	// ExpiresAt is when the link stops working.
 	ExpiresAt time.Time
 	// TimeZone is the practice's IANA time zone; the expiry is shown in it. Empty means UTC.

@@ -96,12 +96,14 @@ func (s *Store) Lookup(ctx context.Context, tokenHash string) (web.Invitee, erro
 		return web.Invitee{}, err
 	}
 	return web.Invitee{
-		Practice:  practice,
-		Name:      staff.DisplayName(m),
-		Email:     inv.Status.Email,
-		ExpiresAt: inv.Status.ExpiresAt.Time,
-		TimeZone:  staff.PrimaryTimeZone(ctx, s.Client, m),
-		Purpose:   web.Purpose(inv.Spec.Purpose),
+		Practice:   practice,
+		Name:       staff.DisplayName(m),
+		GivenName:  m.Spec.Profile.GivenName,
+		FamilyName: m.Spec.Profile.FamilyName,
+		Email:      inv.Status.Email,
+		ExpiresAt:  inv.Status.ExpiresAt.Time,
+		TimeZone:   staff.PrimaryTimeZone(ctx, s.Client, m),
+		Purpose:    web.Purpose(inv.Spec.Purpose),
 	}, nil
 }
 
