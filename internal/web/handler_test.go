@@ -635,3 +635,22 @@ func TestTokenHashAndLink(t *testing.T) {
 		t.Error("base64url and hex tokens must be well-formed")
 	}
 }
+
+// TestUnconfirmedRedeemIsNoSuccess: a Redeem that lost its claim is not answered with the
+// success page, nor with "your password has not been changed", which may be untrue.
+func TestUnconfirmedRedeemIsNoSuccess(t *testing.T) {
+	e := newEnv(t)
+	e.store.redeemErr = fmt.Errorf("%w: the claim is gone", ErrNotConfirmed)
+	res := e.submit(testToken("ana"), goodPassword, goodPassword)
+	if res.status != http.StatusConflict {
+		t.Fatalf("status %d, want 409", res.status)
+	}
+	for _, want := range []string{"Your new password could not be confirmed", "try signing in with it"} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("page does not say %q", want)
+		}
+	}
+	if strings.Contains(res.body, "has not been changed") {
+		t.Error("the page says the password was not changed, which may be untrue")
+	}
+}
