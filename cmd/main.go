@@ -41,6 +41,7 @@ type options struct {
 	probeAddr            string
 	enableLeaderElection bool
 	practiceSelector     string
+	pprofAddr            string
 	zap                  zap.Options
 }
 
@@ -55,6 +56,8 @@ func main() {
 		"Enable leader election, so that only one replica runs the controllers at a time.")
 	flag.StringVar(&opts.practiceSelector, "practice-selector", "",
 		"A label selector on Namespaces: the practices this manager owns, for one shard of several (README: Sharding). Empty: every practice.")
+	flag.StringVar(&opts.pprofAddr, "pprof-bind-address", "",
+		"The address Go's pprof endpoints bind to, for profiling (e.g. 127.0.0.1:8082); empty disables them.")
 	opts.zap.Development = false
 	opts.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,6 +102,7 @@ func run(opts options) error {
 		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
 		Cache:                  cache.Options{DefaultNamespaces: sharding.namespaces(), DefaultTransform: controllers.StripUnread},
 		HealthProbeBindAddress: opts.probeAddr,
+		PprofBindAddress:       opts.pprofAddr,
 		LeaderElection:         opts.enableLeaderElection,
 		LeaderElectionID:       sharding.leaderElectionID(),
 		// The manager stops at once on SIGTERM; nothing it runs needs the lease after that.

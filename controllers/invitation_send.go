@@ -73,7 +73,11 @@ func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invi
 	note := fmt.Sprintf("Attempt %d mailed to %s; the link expires at %s", st.Attempt, st.Email, expires.UTC().Format(time.RFC3339))
 	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
-	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "InvitationSent", "SendMail", "%s", note)
+	// The first mail of an Invitation is routine (its Delivered condition says it); a resend
+	// was asked for or is the operator acting on its own, which a person should see.
+	if st.Attempt > 1 {
+		r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "InvitationResent", "SendMail", "%s", note)
+	}
 	log.FromContext(ctx).Info("invitation mailed", "attempt", st.Attempt, "kind", kind)
 	return ctrl.Result{RequeueAfter: expires.Sub(now)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
@@ -153,7 +154,9 @@ func (r *StaffMemberReconciler) createOrAdopt(ctx context.Context, m *staffv1alp
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
 	}
-	r.recorder.Eventf(m, nil, corev1.EventTypeNormal, "AccountCreated", "CreateAccount", "Directory account created for %s", want.Email)
+	// No event: creation is the routine path of every member (status.accountID and the log
+	// record it); Events are kept for what a person should look at (README: Events).
+	log.FromContext(ctx).Info("directory account created", "accountID", want.Key.String())
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (r *StaffMemberReconciler) ensureInvitation(ctx context.Context, m *staffv1
 	if err := r.createOwned(ctx, m, inv); err != nil {
 		return err
 	}
-	// No event: status.invitation names it, and the Invitation posts InvitationSent.
+	// No event: status.invitation names it, and the Invitation's Delivered condition says when it was mailed.
 	m.Status.Invitation = inv.Name
 	return nil
 }

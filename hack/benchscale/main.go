@@ -39,6 +39,7 @@ type benchOptions struct {
 	resyncPeriod         time.Duration
 	timeout              time.Duration
 	results              string
+	pprof                string
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.DurationVar(&o.resyncPeriod, "resync", 30*time.Second, "the manager's resyncPeriod (at least 10s)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long the burst may take to converge")
 	flag.StringVar(&o.results, "results", "bench/results.md", "the file the table is appended to, relative to the repository root; empty: none")
+	flag.StringVar(&o.pprof, "pprof", "", "serve the manager's pprof endpoints on this loopback address (127.0.0.1:6060), to profile a run")
 	flag.Parse()
 	if o.n < 1 || o.workers < 1 || o.offboard < 1 {
 		fmt.Fprintln(os.Stderr, "benchscale: -n, -workers and -offboard must be at least 1")
@@ -76,6 +78,7 @@ func main() {
 		FreePorts:       true,
 		ConfigOverrides: map[string]any{"resyncPeriod": o.resyncPeriod.String()},
 		RequirePage:     true,
+		ManagerArgs:     pprofArgs(o.pprof),
 		Out:             os.Stdout,
 	})}
 	err = b.run(ctx)
@@ -182,3 +185,11 @@ func (b *bench) connect(context.Context) error {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// pprofArgs are the manager's flags for -pprof.
+func pprofArgs(addr string) []string {
+	if addr == "" {
+		return nil
+	}
+	return []string{"--pprof-bind-address", addr}
+}

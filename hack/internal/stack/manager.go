@@ -41,8 +41,9 @@ func (s *Stack) startManager(ctx context.Context) error {
 		return err
 	}
 	defer log.Close() // the child has its own descriptor
-	cmd := exec.Command(s.O.InRoot(s.O.ManagerBin), "--config", s.ConfigFile,
-		"--metrics-bind-address", s.O.Metrics, "--health-probe-bind-address", s.O.Probe)
+	args := append([]string{"--config", s.ConfigFile,
+		"--metrics-bind-address", s.O.Metrics, "--health-probe-bind-address", s.O.Probe}, s.O.ManagerArgs...)
+	cmd := exec.Command(s.O.InRoot(s.O.ManagerBin), args...)
 	cmd.Dir = s.O.Root
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log

@@ -42,6 +42,8 @@ type Options struct {
 	MailWeb, Metrics, Probe string
 	// ManagerBin is where the manager is built, relative to Root unless absolute.
 	ManagerBin string
+	// ManagerArgs are further command-line flags for the manager (--pprof-bind-address).
+	ManagerArgs []string
 	// FreePorts puts every listener on a free loopback port and writes a copy of Config with
 	// those ports into StateDir.
 	FreePorts bool

@@ -50,6 +50,8 @@ type Client struct {
 
 	// dns remembers where the managed accounts are (accountDNs).
 	dns accountDNs
+	// members remembers the member lists of the managed groups (groupMembers).
+	members groupMembers
 
 	// containers are the DNs of organization and people/roles/locations OUs known to exist.
 	containers sync.Map

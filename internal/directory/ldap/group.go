@@ -15,7 +15,9 @@ import (
 // A groupOfNames needs at least one member. An empty group holds its own DN as the only
 // member, a placeholder that is never reported as a member.
 
-var groupReadAttrs = []string{"cn", "description", markerAttr, "member", "objectClass"}
+// groupReadAttrs are what EnsureGroup and DeleteGroup read; the member list, which can be
+// thousands of values, is read only by SetGroupMembers and only when it does not know it.
+var groupReadAttrs = []string{"cn", "description", markerAttr, "objectClass"}
 
 func validateGroup(g directory.Group) error {
 	if err := validateGroupKey(g.Key); err != nil {
@@ -71,9 +73,9 @@ func ownedMarkerValues(e *goldap.Entry) (owned, foreign []string) {
 
 // readGroup reads the group at key's DN: nil when missing, a ConflictError when the entry is
 // not managed for key.
-func (c *Client) readGroup(ctx context.Context, key directory.GroupKey) (*goldap.Entry, error) {
+func (c *Client) readGroup(ctx context.Context, key directory.GroupKey, attrs ...string) (*goldap.Entry, error) {
 	dn := c.groupDN(key)
-	entries, err := c.search(ctx, searchReq(dn, goldap.ScopeBaseObject, "(objectClass=*)", groupReadAttrs), false)
+	entries, err := c.search(ctx, searchReq(dn, goldap.ScopeBaseObject, "(objectClass=*)", slices.Concat(groupReadAttrs, attrs)), false)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, nil
 	}
@@ -108,6 +110,8 @@ func (c *Client) EnsureGroup(ctx context.Context, g directory.Group) (bool, erro
 	}
 	dn := c.groupDN(g.Key)
 	if e == nil {
+		// Whatever the client knew of a group that is gone is wrong for the new one.
+		c.members.forget(g.Key)
 		req := goldap.NewAddRequest(dn, nil)
 		req.Attribute("objectClass", []string{"top", "groupOfNames"})
 		req.Attribute("cn", wantGroupCN(g))
@@ -158,6 +162,7 @@ func (c *Client) DeleteGroup(ctx context.Context, key directory.GroupKey) error 
 	if err != nil {
 		return fmt.Errorf("delete group %s: %w", key, err)
 	}
+	c.members.forget(key)
 	if e == nil {
 		return nil
 	}
@@ -194,9 +199,10 @@ func (c *Client) memberDNs(ctx context.Context, org string, members []directory.
 	return c.managedAccountDNs(ctx, org)
 }
 
-// SetGroupMembers implements directory.Backend: one read of the group, one search for the
-// organization's accounts unless the client knows where they all are (accountDNs), and at
-// most one modify that adds and deletes the members that changed. A group of 10,000 that gained one member is sent one value, not 10,000.
+// SetGroupMembers implements directory.Backend: at most one modify that adds and deletes the
+// members that changed, so a group of 10,000 that gained one member is sent one value. The
+// group's current members come from what the client knows (groupMembers), else from one read;
+// the accounts' DNs likewise (accountDNs), else from one search of the organization.
 func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, members []directory.AccountKey) (bool, error) {
 	if err := validateGroupKey(key); err != nil {
 		return false, fmt.Errorf("set group members: %w", err)
@@ -206,41 +212,21 @@ func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, me
 			return false, fmt.Errorf("set group members %s: %w", key, err)
 		}
 	}
-	e, err := c.readGroup(ctx, key)
-	if err == nil && e == nil {
-		err = directory.ErrNotFound
-	}
+	have, err := c.currentMembers(ctx, key)
 	if err != nil {
 		return false, fmt.Errorf("set group members %s: %w", key, err)
 	}
-	accounts, err := c.memberDNs(ctx, key.Organization, members)
+	want, missing, err := c.wantedMembers(ctx, key, members)
 	if err != nil {
 		return false, fmt.Errorf("set group members %s: %w", key, err)
 	}
-	var want []string
-	seen := map[string]bool{}
-	var missing []directory.AccountKey
-	for _, m := range members {
-		dn, ok := accounts[m]
-		if m.Organization != key.Organization || !ok {
-			missing = append(missing, m)
-			continue
-		}
-		if n := normDN(dn); !seen[n] {
-			seen[n] = true
-			want = append(want, dn)
-		}
-	}
-	if len(want) == 0 {
-		want = []string{e.DN}
-	}
-	add, del := memberDelta(e.GetEqualFoldAttributeValues("member"), want)
+	add, del := memberDelta(have, want)
 	changed := len(add) > 0 || len(del) > 0
 	if changed {
 		// Adds first: groupOfNames must keep a member, and the server checks that only once
 		// the whole modify is applied. Permissive Modify makes a value someone else added or
 		// deleted meanwhile no error.
-		req := goldap.NewModifyRequest(e.DN, []goldap.Control{goldap.NewControlString(permissiveModifyOID, false, "")})
+		req := goldap.NewModifyRequest(c.groupDN(key), []goldap.Control{goldap.NewControlString(permissiveModifyOID, false, "")})
 		if len(add) > 0 {
 			req.Add("member", add)
 		}
@@ -248,13 +234,64 @@ func (c *Client) SetGroupMembers(ctx context.Context, key directory.GroupKey, me
 			req.Delete("member", del)
 		}
 		if err := c.modify(ctx, req); err != nil {
+			c.members.forget(key)
 			return false, fmt.Errorf("set group members %s: %w", key, err)
 		}
 	}
+	c.members.record(key, want)
 	if len(missing) > 0 {
 		return changed, fmt.Errorf("set group members: %w", &directory.MissingMembersError{Group: key, Missing: missing})
 	}
 	return changed, nil
+}
+
+// currentMembers returns the group's member values by normalized DN: what the client knows, or
+// one read of the group (ErrNotFound when it does not exist).
+func (c *Client) currentMembers(ctx context.Context, key directory.GroupKey) (map[string]string, error) {
+	if have, ok := c.members.lookup(key); ok {
+		return have, nil
+	}
+	e, err := c.readGroup(ctx, key, "member")
+	if err == nil && e == nil {
+		err = directory.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return byNormDN(e.GetEqualFoldAttributeValues("member")), nil
+}
+
+// wantedMembers returns the DNs the group should hold, by normalized DN, and the members whose
+// accounts are not found (or belong to another organization). An empty group holds its own DN.
+func (c *Client) wantedMembers(ctx context.Context, key directory.GroupKey, members []directory.AccountKey) (map[string]string, []directory.AccountKey, error) {
+	accounts, err := c.memberDNs(ctx, key.Organization, members)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := make(map[string]string, len(members))
+	var missing []directory.AccountKey
+	for _, m := range members {
+		dn, ok := accounts[m]
+		if m.Organization != key.Organization || !ok {
+			missing = append(missing, m)
+			continue
+		}
+		want[normDN(dn)] = dn
+	}
+	if len(want) == 0 {
+		self := c.groupDN(key)
+		want[normDN(self)] = self
+	}
+	return want, missing, nil
+}
+
+// byNormDN indexes DNs by their normalized form.
+func byNormDN(dns []string) map[string]string {
+	m := make(map[string]string, len(dns))
+	for _, dn := range dns {
+		m[normDN(dn)] = dn
+	}
+	return m
 }
 
 // permissiveModifyOID is the Permissive Modify control (MS-ADTS, supported by OpenLDAP): adding
@@ -263,23 +300,19 @@ const permissiveModifyOID = "1.2.840.113556.1.4.1413"
 
 // memberDelta returns the DNs of want that have lacks and those of have that want lacks,
 // compared as DNs.
-func memberDelta(have, want []string) (add, del []string) {
-	haveSet := make(map[string]bool, len(have))
-	for _, dn := range have {
-		haveSet[normDN(dn)] = true
-	}
-	wantSet := make(map[string]bool, len(want))
-	for _, dn := range want {
-		n := normDN(dn)
-		wantSet[n] = true
-		if !haveSet[n] {
+func memberDelta(have, want map[string]string) (add, del []string) {
+	for n, dn := range want {
+		if _, ok := have[n]; !ok {
 			add = append(add, dn)
 		}
 	}
-	for _, dn := range have {
-		if !wantSet[normDN(dn)] {
+	for n, dn := range have {
+		if _, ok := want[n]; !ok {
 			del = append(del, dn)
 		}
 	}
+	// Sorted, so a request is the same whatever order the maps give.
+	slices.Sort(add)
+	slices.Sort(del)
 	return add, del
 }

@@ -212,6 +212,16 @@ func validValue(what, v string, max int) error {
 // normDN is a comparison key for a DN: attribute types and values case-folded (the naming
 // attributes used here, uid, cn, ou, dc, match case-insensitively).
 func normDN(dn string) string {
+	if plainDN(dn) {
+		// Nothing to unescape, trim or split: parsing would only lower the case. Group passes
+		// normalize every member's DN, so this path is the one taken thousands of times.
+		return strings.ToLower(dn)
+	}
+	return parsedNormDN(dn)
+}
+
+// parsedNormDN is normDN by parsing the DN.
+func parsedNormDN(dn string) string {
 	d, err := goldap.ParseDN(dn)
 	if err != nil {
 		return strings.ToLower(dn)
@@ -231,6 +241,21 @@ func normDN(dn string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainDN tells whether dn has only characters that need no DN parsing: letters, digits and
+// "=,.-_", none of which is escaped, quoted, spaced or multi-valued, and no value that starts
+// with '#'.
+func plainDN(dn string) bool {
+	for i := 0; i < len(dn); i++ {
+		switch b := dn[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '=' || b == ',' || b == '.' || b == '-' || b == '_':
+		default:
+			return false
+		}
+	}
+	return dn != ""
 }
 
 // under tells whether dn is parent or below it.

@@ -15,6 +15,7 @@ import (
 // carries a marker value, split into accounts and groups.
 func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 	attrs := slices.Concat(accountReadAttrs, []string{"description", "member"})
+	mark := c.members.mark()
 	entries, err := c.search(ctx, searchReq(c.base, goldap.ScopeWholeSubtree,
 		"(&(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))("+markerAttr+"="+goldap.EscapeFilter(markerPrefix)+"*))", attrs), true)
 	if err != nil {
@@ -42,6 +43,7 @@ func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 		byKey[key] = e.DN
 	}
 	c.dns.replace(byKey)
+	listed := make(map[directory.GroupKey]map[string]string, len(groups))
 	for _, e := range groups {
 		var gs directory.GroupState
 		owned, _ := ownedMarkerValues(e)
@@ -67,6 +69,7 @@ func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 		gs.Description = e.GetEqualFoldAttributeValue("description")
 		gs.ID = e.DN
 		self := normDN(e.DN)
+		listed[gs.Key] = byNormDN(e.GetEqualFoldAttributeValues("member"))
 		for _, m := range e.GetEqualFoldAttributeValues("member") {
 			n := normDN(m)
 			switch k, ok := byDN[n]; {
@@ -79,6 +82,7 @@ func (c *Client) ListManaged(ctx context.Context) (directory.Inventory, error) {
 		}
 		inv.Groups = append(inv.Groups, gs)
 	}
+	c.members.replace(listed, mark)
 	return inv, nil
 }
 
