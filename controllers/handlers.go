@@ -20,11 +20,14 @@ import (
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
-// groupBatchWindow is how long a Role's or Location's pass waits after a member joins or
-// leaves, so that a burst of members (a thousand applied from Git) is written to the group in
-// one pass, one modify and one status write, not one per member. The queue holds one entry
-// per group, however many members arrive in the window. Offboarding does not wait.
-const groupBatchWindow = time.Second
+// groupBatchWindow is how long a Role's or Location's pass waits after a member joins, so that
+// a burst of members (thousands applied from Git) is written to the group in one pass, one
+// modify and one status write, not one per member. The queue holds one entry per group,
+// however many members arrive in the window. A pass lists the group's members, so its cost
+// grows with the group: at 10,000 members a 1 s window made passes and status writes the
+// larger part of a burst's work (bench/results.md). A new member gains the group's access a
+// few seconds after its account; offboarding does not wait.
+const groupBatchWindow = 5 * time.Second
 
 // referencedBy maps a StaffMember event to the objects of its namespace named by refs: the
 // Roles or Locations whose groups it belongs in. An update enqueues the names of both the old

@@ -56,6 +56,7 @@ func (r *LocationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 		if verdict(retErr) {
 			loc.Status.ObservedGeneration = loc.Generation
 		}
+		setKstatusConditions(&loc.Status.Conditions, loc.Generation)
 		changed := !equality.Semantic.DeepEqual(before.Status, loc.Status)
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &loc, before, changed))
 	}()

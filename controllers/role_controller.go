@@ -51,6 +51,7 @@ func (r *RoleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctr
 		if verdict(retErr) {
 			role.Status.ObservedGeneration = role.Generation
 		}
+		setKstatusConditions(&role.Status.Conditions, role.Generation)
 		changed := !equality.Semantic.DeepEqual(before.Status, role.Status)
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &role, before, changed))
 	}()

@@ -56,7 +56,7 @@ type StaffMemberReconciler struct {
 // +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=staff.rosterops.io,resources=staffmembers/finalizers,verbs=update
-// +kubebuilder:rbac:groups=staff.rosterops.io,resources=invitations,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=staff.rosterops.io,resources=invitations,verbs=get;list;watch;create;patch
 
 // Reconcile observes the member's account, compares it with the spec, acts, and records the
 // outcome in one status write.
@@ -81,6 +81,7 @@ func (r *StaffMemberReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			now := r.now()
 			m.Status.PhaseSince = &now
 		}
+		setKstatusConditions(&m.Status.Conditions, m.Generation)
 		changed := !equality.Semantic.DeepEqual(before.Status, m.Status)
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &m, before, changed))
 	}()
@@ -108,15 +109,16 @@ func (r *StaffMemberReconciler) reconcile(ctx context.Context, m *staffv1alpha1.
 	if err := r.convergeLock(ctx, m, &obs); err != nil {
 		return r.accountFailed(m, err)
 	}
-	invErr := r.handlePasswordReset(ctx, m, obs)
-	if invErr == nil {
-		invErr = r.ensureInvitation(ctx, m, obs)
-	}
-	r.summarize(m, obs, missing)
+	inv, invErr := r.convergeInvitations(ctx, m, obs)
+	r.summarize(m, obs, missing, inv)
 	if invErr != nil {
 		return r.invitationFailed(m, invErr)
 	}
-	return ctrl.Result{}, r.notifyEmailChange(ctx, m)
+	res, err := r.reportSignIn(ctx, m, obs)
+	if err != nil {
+		return res, err
+	}
+	return res, r.notifyEmailChange(ctx, m)
 }
 
 func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Clock.Now()) }

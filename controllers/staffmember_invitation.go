@@ -47,6 +47,23 @@ func (r *StaffMemberReconciler) memberInvitations(ctx context.Context, m *staffv
 	return out, nil
 }
 
+// convergeInvitations carries out a password-reset request, gives the member its one live
+// Invitation and passes a resend request on to it. It returns the member's current Invitation
+// (nil when there is none, or when it was just created and the cache does not show it yet).
+func (r *StaffMemberReconciler) convergeInvitations(ctx context.Context, m *staffv1alpha1.StaffMember, obs directory.Observation) (*staffv1alpha1.Invitation, error) {
+	if err := r.handlePasswordReset(ctx, m, obs); err != nil {
+		return nil, err
+	}
+	if err := r.ensureInvitation(ctx, m, obs); err != nil {
+		return nil, err
+	}
+	inv, err := r.currentInvitation(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return inv, r.passOnResend(ctx, m, inv)
+}
+
 // ensureInvitation gives an active member without a password exactly one live Invitation. An
 // Invitation committed by the platform team for the member is used as it is; otherwise one is
 // created, owned by the member. A changed email makes the Invitation reconciler revoke the old

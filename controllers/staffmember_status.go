@@ -11,9 +11,10 @@ import (
 	"github.com/rosterops/staff-operator/internal/staff"
 )
 
-// summarize derives the phase and Ready from what the pass observed. Phase and conditions are
+// summarize derives the phase and Ready from what the pass observed (the account, the missing
+// references, the member's current Invitation). Phase and conditions are
 // rebuilt from observation every pass; nothing else is remembered.
-func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs directory.Observation, missing []string) {
+func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs directory.Observation, missing []string, inv *staffv1alpha1.Invitation) {
 	st := &m.Status
 	if !obs.LastSignIn.IsZero() {
 		t := metav1.NewTime(obs.LastSignIn)
@@ -36,6 +37,10 @@ func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs dire
 	case len(missing) > 0:
 		status, reason = metav1.ConditionFalse, staffv1alpha1.ReasonProgressing
 		msg = fmt.Sprintf("Waiting for %s; the account exists with the access that does", strings.Join(missing, ", "))
+	case phase == staffv1alpha1.StaffMemberInvited:
+		if stuck, why := stuckOnboarding(inv); stuck != "" {
+			status, reason, msg = metav1.ConditionFalse, stuck, why
+		}
 	}
 	setCondition(&st.Conditions, staffv1alpha1.ConditionReady, status, m.Generation, reason, msg)
 }

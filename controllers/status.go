@@ -6,9 +6,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 )
 
 // verdict tells whether a pass reached a conclusion about the spec it saw: it succeeded, or it
@@ -58,4 +62,47 @@ func onlyConflicts(err error) bool {
 		return true
 	}
 	return apierrors.IsConflict(err)
+}
+
+// stalledReasons are the reasons of Ready=False that no retry clears: a person must change the
+// spec, the directory, the mail server or request a resend. They make Stalled=True, which
+// kstatus reads as Failed, so a Flux health check or a pipeline fails at once with the message
+// instead of waiting for its timeout.
+var stalledReasons = map[string]bool{
+	staffv1alpha1.ReasonConflict:            true,
+	staffv1alpha1.ReasonDirectoryError:      true,
+	staffv1alpha1.ReasonDirectorySizeLimit:  true,
+	staffv1alpha1.ReasonInvalidTimeZone:     true,
+	staffv1alpha1.ReasonInvitationNameTaken: true,
+	staffv1alpha1.ReasonLockedInDirectory:   true,
+	staffv1alpha1.ReasonInvitationExpired:   true,
+	staffv1alpha1.ReasonInvitationFailed:    true,
+	staffv1alpha1.ReasonInvitationRevoked:   true,
+	staffv1alpha1.ReasonMailRejected:        true,
+}
+
+// restingReasons are the reasons of Ready=False that are neither work under way nor a failure of
+// the operator's: a lockout the directory made after failed sign-ins ends by itself or by the
+// unlock annotation. Ready=False alone speaks for them.
+var restingReasons = map[string]bool{
+	staffv1alpha1.ReasonLockedOut: true,
+}
+
+// setKstatusConditions derives Reconciling and Stalled from Ready, with its reason and message:
+// none when Ready is True, Stalled for a reason in stalledReasons, Reconciling for anything
+// else that is not resting (work under way, a retry, a reference that does not exist yet).
+// Both are "abnormal-true" conditions: absent when they do not hold.
+func setKstatusConditions(conds *[]metav1.Condition, gen int64) {
+	ready := meta.FindStatusCondition(*conds, staffv1alpha1.ConditionReady)
+	meta.RemoveStatusCondition(conds, staffv1alpha1.ConditionReconciling)
+	meta.RemoveStatusCondition(conds, staffv1alpha1.ConditionStalled)
+	switch {
+	case ready == nil:
+		setCondition(conds, staffv1alpha1.ConditionReconciling, metav1.ConditionTrue, gen, staffv1alpha1.ReasonProgressing, "The first pass is under way")
+	case ready.Status == metav1.ConditionTrue, restingReasons[ready.Reason]:
+	case stalledReasons[ready.Reason]:
+		setCondition(conds, staffv1alpha1.ConditionStalled, metav1.ConditionTrue, gen, ready.Reason, ready.Message)
+	default:
+		setCondition(conds, staffv1alpha1.ConditionReconciling, metav1.ConditionTrue, gen, ready.Reason, ready.Message)
+	}
 }

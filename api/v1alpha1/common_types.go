@@ -16,6 +16,8 @@ const AdoptFromAnywhereAnnotation = "staff.rosterops.io/adopt-from-anywhere"
 // last value handled, so each request is carried out once and never fights with what Git holds.
 const (
 	// ResendRequestedAtAnnotation on an Invitation sends a fresh link and invalidates older ones.
+	// On a StaffMember it does the same for the member's current Invitation, so that a pipeline
+	// (or `kubectl annotate -l`) needs no Invitation names.
 	ResendRequestedAtAnnotation = "staff.rosterops.io/resend-requested-at"
 	// PasswordResetRequestedAtAnnotation on a StaffMember mails a password-reset link.
 	PasswordResetRequestedAtAnnotation = "staff.rosterops.io/password-reset-requested-at"

@@ -8,6 +8,20 @@ const (
 	ConditionReferencesResolved = "ReferencesResolved"
 	// ConditionDelivered: the mail of the Invitation's current attempt reached the mail server.
 	ConditionDelivered = "Delivered"
+	// ConditionSignInDisabled (StaffMember): True only when nobody can sign in with the account:
+	// the lock is in the directory, the directory's password policy enforces it, and the account
+	// is in none of the operator's groups. What an offboarding pipeline waits for.
+	ConditionSignInDisabled = "SignInDisabled"
+)
+
+// The kstatus conditions (sigs.k8s.io/cli-utils/pkg/kstatus, what Flux health checks and
+// `kubectl wait` pipelines read), "abnormal-true": present only while they hold. Every kind
+// derives them from Ready: Reconciling while the operator is still working toward the spec
+// (or waiting for something that resolves by itself), Stalled when it cannot get there without
+// a person, with Ready's reason and message.
+const (
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 )
 
 // Condition reasons. A reason is a CamelCase word a person or a pipeline can act on; the
@@ -64,4 +78,19 @@ const (
 	ReasonClaimReleased = "ClaimReleased"
 	// ReasonMemberNotFound: the invited StaffMember does not exist.
 	ReasonMemberNotFound = "MemberNotFound"
+	// ReasonInvitationExpired, ReasonInvitationFailed and ReasonInvitationRevoked (StaffMember):
+	// the member's invitation ended without a password set, and no new one is out: nobody can
+	// sign in until a resend is requested.
+	ReasonInvitationExpired = "InvitationExpired"
+	ReasonInvitationFailed  = "InvitationFailed"
+	ReasonInvitationRevoked = "InvitationRevoked"
+	// ReasonLocked (SignInDisabled): the lock is in the directory and enforced, the account in no
+	// group. ReasonSignInPossible: the member is not deactivated. ReasonLockNotEnforced: the lock
+	// is written but the directory's password policy does not enforce it (pwdLockout is not
+	// TRUE). ReasonLeavingGroups: the account is still in groups the operator is removing it
+	// from.
+	ReasonLocked          = "Locked"
+	ReasonSignInPossible  = "SignInPossible"
+	ReasonLockNotEnforced = "LockNotEnforced"
+	ReasonLeavingGroups   = "LeavingGroups"
 )

@@ -61,7 +61,7 @@ type PostalAddress struct {
 type LocationStatus struct {
 	// ObservedGeneration is the generation of the spec that was last acted on.
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
 
 	// Conditions: Ready says whether the location's directory group matches the spec.
 	// +optional

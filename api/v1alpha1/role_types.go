@@ -72,7 +72,7 @@ type RoleSpec struct {
 type RoleStatus struct {
 	// ObservedGeneration is the generation of the spec that was last acted on.
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
 
 	// Conditions: Ready says whether the role's directory group matches the spec.
 	// +optional

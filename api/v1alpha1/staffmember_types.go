@@ -202,9 +202,10 @@ type ProviderCredentials struct {
 // StaffMemberStatus is the observed state of a StaffMember.
 type StaffMemberStatus struct {
 	// ObservedGeneration is the generation of the spec that was last acted on. A pipeline waits
-	// for it to reach metadata.generation to know its change was handled.
+	// for it to reach metadata.generation to know its change was handled. Always written (0 until
+	// the first pass), so that a member never reconciled is not taken for one that was.
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
 
 	// Phase is Pending, Invited, Active, Deactivated, LockedOut or Failed.
 	// +optional
@@ -242,6 +243,11 @@ type StaffMemberStatus struct {
 	// carried out.
 	// +optional
 	LastHandledUnlockAt string `json:"lastHandledUnlockAt,omitempty"`
+
+	// LastHandledResendAt is the value of the resend-requested-at annotation that was last
+	// passed on to the member's Invitation.
+	// +optional
+	LastHandledResendAt string `json:"lastHandledResendAt,omitempty"`
 
 	// PasswordSetAt is when the account's password was last set, as the directory records it;
 	// empty while the account has no password the operator trusts (a new account, or an
@@ -295,6 +301,18 @@ type EmailChange struct {
 	Notice EmailChangeNotice `json:"notice"`
 }
 
+// Ready's reason is a default column because the phase alone hides a stuck onboarding: a member
+// whose link expired is still Invited, and only the reason (InvitationExpired) says so. The
+// account's DN is what the person signs in with (its uid is the member's name unless the account
+// was adopted); it is long, so it is shown with -o wide.
+//
+// Selectable fields find people the way HR knows them, with kubectl get --field-selector; the
+// API server filters, so a pipeline lists one member of thousands without reading the others.
+// +kubebuilder:selectablefield:JSONPath=`.spec.email`
+// +kubebuilder:selectablefield:JSONPath=`.spec.profile.employeeID`
+// +kubebuilder:selectablefield:JSONPath=`.spec.accountState`
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
+
 // StaffMember is a person working for the practice and their account in the directory.
 // Its name is a DNS label, stricter than what Kubernetes allows: an Invitation names its member in
 // spec.memberRef, which takes only DNS labels, and the operator names the member's Invitations
@@ -307,7 +325,9 @@ type EmailChange struct {
 // +kubebuilder:resource:shortName=sm,categories=staff
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why the member is or is not Ready, such as InvitationExpired"
 // +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.roles`
+// +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.status.accountID`,priority=1,description="The directory entry the person signs in with"
 // +kubebuilder:printcolumn:name="Since",type=date,JSONPath=`.status.phaseSince`,priority=1
 // +kubebuilder:printcolumn:name="Last Sign-in",type=date,JSONPath=`.status.lastSignInAt`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1

@@ -73,6 +73,9 @@ type Backend interface {
 	// after the others have been written.
 	SetGroupMembers(ctx context.Context, g GroupKey, members []AccountKey) (changed bool, err error)
 
+	// GroupsOf returns the managed groups that hold the account, from the directory (not
+	// from what the client remembers): what an offboarding check must see.
+	GroupsOf(ctx context.Context, key AccountKey) ([]GroupKey, error)
 	// ListManaged returns every managed account and group with its state, read in one paged
 	// pass, for resync and drift detection.
 	ListManaged(ctx context.Context) (Inventory, error)
@@ -176,6 +179,10 @@ type SignInFacts struct {
 	// LockedByOperator: the administrative lock is the one LockAccount set. A lock that an
 	// administrator set by hand is not, and only an explicit UnlockAccount request lifts it.
 	LockedByOperator bool
+	// LockEnforced: the lock is one the directory acts on at bind. OpenLDAP's ppolicy ignores
+	// pwdAccountLockedTime unless the account's effective policy has pwdLockout TRUE, so a lock
+	// written under any other policy (or none) stops nobody.
+	LockEnforced bool
 	// LockedSince is when the lock took effect, when the directory knows it.
 	LockedSince time.Time
 	// FailedSignIns counts failed sign-ins since the last success, as the server records them.

@@ -265,13 +265,50 @@ func (c *Client) search(ctx context.Context, req *goldap.SearchRequest, paged bo
 		}
 		return err
 	})
-	if errors.Is(err, directory.ErrSizeLimit) {
-		return nil, fmt.Errorf("%w; slapd must not limit the bind DN: limits dn.exact=%q size=unlimited size.prtotal=unlimited (docs/directory.md)", err, c.cfg.BindDN)
-	}
 	if err != nil {
-		return nil, err
+		return nil, c.explainSizeLimit(err)
 	}
 	return res.Entries, nil
+}
+
+// explainSizeLimit names the server setting a size-limit answer asks for.
+func (c *Client) explainSizeLimit(err error) error {
+	if errors.Is(err, directory.ErrSizeLimit) {
+		return fmt.Errorf("%w; slapd must not limit the bind DN: limits dn.exact=%q size=unlimited size.prtotal=unlimited (docs/directory.md)", err, c.cfg.BindDN)
+	}
+	return err
+}
+
+// searchPages runs a paged search and hands over the entries page by page, so that a listing
+// of the whole directory holds one page of decoded responses at a time, not all of them: at
+// 10,000 accounts the resync's listing held ~90 MB of packets at once. A search resent on a
+// new connection (the first one died) starts over: start is called before each run.
+func (c *Client) searchPages(ctx context.Context, req *goldap.SearchRequest, start func(), page func([]*goldap.Entry) error) error {
+	pc, release, err := c.takePager(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = c.runOn(ctx, pc, "search", &c.stats.searches, func(conn *goldap.Conn) error {
+		start()
+		paging := goldap.NewControlPaging(c.cfg.PageSize)
+		req.Controls = []goldap.Control{paging}
+		for {
+			res, err := conn.Search(req)
+			if err != nil {
+				return err
+			}
+			if err := page(res.Entries); err != nil {
+				return err
+			}
+			next, ok := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
+			if !ok || len(next.Cookie) == 0 {
+				return nil
+			}
+			paging.SetCookie(next.Cookie)
+		}
+	})
+	return c.explainSizeLimit(err)
 }
 
 func (c *Client) add(ctx context.Context, req *goldap.AddRequest) error {

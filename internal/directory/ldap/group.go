@@ -316,3 +316,45 @@ func memberDelta(have, want map[string]string) (add, del []string) {
 	slices.Sort(del)
 	return add, del
 }
+
+// GroupsOf implements directory.Backend: one search for the groups whose member values name the
+// account (member is indexed), read from the server, never from what the client remembers.
+func (c *Client) GroupsOf(ctx context.Context, key directory.AccountKey) ([]directory.GroupKey, error) {
+	if err := validateAccountKey(key); err != nil {
+		return nil, fmt.Errorf("groups of: %w", err)
+	}
+	e, err := c.findAccount(ctx, key)
+	if err == nil && e == nil {
+		err = directory.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", key, err)
+	}
+	entries, err := c.search(ctx, searchReq(c.base, goldap.ScopeWholeSubtree,
+		"(&(objectClass=groupOfNames)(member="+goldap.EscapeFilter(e.DN)+"))", []string{markerAttr}), false)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", key, err)
+	}
+	var keys []directory.GroupKey
+	for _, g := range entries {
+		owned, _ := ownedMarkerValues(g)
+		for _, v := range owned {
+			if k, ok := groupKeyOf(v); ok {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys, nil
+}
+
+// groupKeyOf reads the key from a role or location marker value.
+func groupKeyOf(marker string) (directory.GroupKey, bool) {
+	p, org, name, ok := parseMarker(marker)
+	switch {
+	case ok && p == roleMarker:
+		return directory.GroupKey{Organization: org, Kind: directory.GroupRole, Name: name}, true
+	case ok && p == locationMarker:
+		return directory.GroupKey{Organization: org, Kind: directory.GroupLocation, Name: name}, true
+	}
+	return directory.GroupKey{}, false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -248,5 +249,40 @@ func TestGroupPassReadsOnlyWhatItDoesNotKnow(t *testing.T) {
 	ok(t, err)
 	if names := memberNames(groupOf(t, c, role.Key)); !slices.Equal(names, []string{"amy", "ben", "cal"}) {
 		t.Fatalf("the group created again holds %v", names)
+	}
+}
+
+// GroupsOf reads from the directory which of the operator's groups hold an account.
+func TestGroupsOf(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	const org = "clinic-q"
+	ann, ben := account(org, "ann"), account(org, "ben")
+	ok(t, c.CreateAccount(ctx, ann))
+	ok(t, c.CreateAccount(ctx, ben))
+	role := directory.GroupKey{Organization: org, Kind: directory.GroupRole, Name: "nurse"}
+	loc := directory.GroupKey{Organization: org, Kind: directory.GroupLocation, Name: "north"}
+	for _, g := range []directory.GroupKey{role, loc} {
+		_, err := c.EnsureGroup(ctx, directory.Group{Key: g})
+		ok(t, err)
+	}
+	_, err := c.SetGroupMembers(ctx, role, []directory.AccountKey{ann.Key, ben.Key})
+	ok(t, err)
+	_, err = c.SetGroupMembers(ctx, loc, []directory.AccountKey{ann.Key})
+	ok(t, err)
+
+	got, err := c.GroupsOf(ctx, ann.Key)
+	ok(t, err)
+	slices.SortFunc(got, func(a, b directory.GroupKey) int { return strings.Compare(a.Name, b.Name) })
+	if !slices.Equal(got, []directory.GroupKey{loc, role}) {
+		t.Fatalf("groups of ann: %v", got)
+	}
+	_, err = c.SetGroupMembers(ctx, role, []directory.AccountKey{ben.Key})
+	ok(t, err)
+	_, err = c.SetGroupMembers(ctx, loc, nil)
+	ok(t, err)
+	if got, err := c.GroupsOf(ctx, ann.Key); err != nil || len(got) != 0 {
+		t.Fatalf("groups of ann after leaving: %v, %v", got, err)
 	}
 }

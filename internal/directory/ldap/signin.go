@@ -117,12 +117,14 @@ func signInFacts(e *goldap.Entry, pol passwordPolicy, now time.Time) directory.S
 		if locked == permanentLock {
 			f.Locked, f.LockReason = true, directory.LockAdministrative
 			f.LockedByOperator = hasFlag(e, lockRecord)
+			f.LockEnforced = pol.known && pol.lockout
 			return f
 		}
 		t := parseGeneralizedTime(locked)
 		inEffect := !pol.known || (pol.lockout && !now.Before(t) && (pol.lockoutDuration == 0 || now.Before(t.Add(pol.lockoutDuration))))
 		if inEffect {
 			f.Locked, f.LockReason, f.LockedSince = true, directory.LockTooManyFailures, t
+			f.LockEnforced = pol.lockout
 			return f
 		}
 	}
@@ -133,6 +135,7 @@ func signInFacts(e *goldap.Entry, pol passwordPolicy, now time.Time) directory.S
 		}
 		if !last.IsZero() && now.After(last.Add(pol.maxIdle)) {
 			f.Locked, f.LockReason, f.LockedSince = true, directory.LockIdle, last.Add(pol.maxIdle)
+			f.LockEnforced = true
 		}
 	}
 	return f

@@ -53,7 +53,7 @@ func TestPasswordLockUnlock(t *testing.T) {
 	}
 	f, err = c.SignInFacts(ctx, a.Key)
 	ok(t, err)
-	if !f.Locked || f.LockReason != directory.LockAdministrative {
+	if !f.Locked || f.LockReason != directory.LockAdministrative || !f.LockEnforced {
 		t.Fatalf("facts when locked %+v", f)
 	}
 	before = c.Stats()
@@ -237,5 +237,32 @@ func TestLockRecord(t *testing.T) {
 	ok(t, err)
 	if changed {
 		t.Fatal("unlocking an unlocked account changed it")
+	}
+}
+
+// OpenLDAP acts on pwdAccountLockedTime only under a policy with pwdLockout TRUE: a lock
+// written under any other is reported as not enforced, and the bind indeed still works.
+func TestLockUnderAPolicyWithoutLockoutIsNotEnforced(t *testing.T) {
+	s := ldaptest.New(t)
+	c := newClient(t, s)
+	ctx := context.Background()
+	a := account("clinic-p", "lou")
+	ok(t, c.CreateAccount(ctx, a))
+	dn := mustObserve(t, c, a).ID
+	const password = "a passphrase under the wrong policy"
+	ok(t, c.SetPassword(ctx, a.Key, password))
+	mod := goldap.NewModifyRequest(dn, nil)
+	mod.Replace("pwdPolicySubentry", []string{s.ServicePolicyDN}) // pwdLockout FALSE
+	ok(t, admin(t, s).Modify(mod))
+
+	_, err := c.LockAccount(ctx, a.Key)
+	ok(t, err)
+	f, err := c.SignInFacts(ctx, a.Key)
+	ok(t, err)
+	if !f.Locked || f.LockEnforced {
+		t.Fatalf("facts %+v, want locked and not enforced", f)
+	}
+	if err := bindAs(t, s, dn, password); err != nil {
+		t.Fatalf("the server refused the bind (%v): the lock is enforced after all, and LockEnforced is wrong", err)
 	}
 }
