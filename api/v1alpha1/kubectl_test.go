@@ -20,6 +20,16 @@ const samplesNamespace = "riverside-family-health"
 // kubectl runs the kubectl built with the control plane against it.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := runKubectl(t, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runKubectl runs kubectl and returns its output and error, for commands that are meant to fail.
+func runKubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	bin, err := env.Kubectl()
 	if err != nil {
 		t.Fatal(err)
@@ -31,10 +41,7 @@ func kubectl(t *testing.T, args ...string) string {
 	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Dir = env.Root
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // TestSamplesApplyWithKubectl does what the README tells a person to do: apply the CRDs and the
@@ -115,7 +122,7 @@ func TestPrinterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"staffmembers": {"Name", "Email", "Phase", "Roles", "Age"},
+		"staffmembers": {"Name", "Email", "Phase", "Ready", "Reason", "Roles", "Age"},
 		"invitations":  {"Name", "Member", "Phase", "Expires", "Age"},
 		"roles":        {"Name", "Category", "Billable", "Members", "Age"},
 		"locations":    {"Name", "Display Name", "Time Zone", "Age"},
@@ -142,4 +149,93 @@ func TestPrinterColumns(t *testing.T) {
 			t.Errorf("%s columns = %v, want %v", resource, shown, columns)
 		}
 	}
+}
+
+const selectorsNamespace = "selectors"
+
+// TestFieldSelectors finds people the way HR knows them, through the real kubectl: the API server
+// filters StaffMembers on the CRD's selectableFields and returns exactly the matching member.
+func TestFieldSelectors(t *testing.T) {
+	ensureNamespace(t, selectorsNamespace)
+	createMember(t, "ana-ruiz", `{"spec": {"email": "ana.ruiz@example.test", "profile": {"employeeID": "RFH-0001"}}}`, memberStatus("Invited", "Ready", ""))
+	createMember(t, "sam-lee", `{"spec": {"email": "sam.lee@example.test", "profile": {"employeeID": "RFH-0002"}}}`, memberStatus("Active", "Ready", ""))
+	createMember(t, "jordan-kim", `{"spec": {"email": "jordan.kim@example.test", "profile": {"employeeID": "RFH-0005"}, "accountState": "Deactivated"}}`,
+		memberStatus("Deactivated", "Deactivated", ""))
+	for _, c := range []struct {
+		reason, selector string
+		want             []string
+	}{
+		{"the work email", "spec.email=sam.lee@example.test", []string{"sam-lee"}},
+		{"the employee ID", "spec.profile.employeeID=RFH-0005", []string{"jordan-kim"}},
+		{"the account state", "spec.accountState=Deactivated", []string{"jordan-kim"}},
+		{"the defaulted account state", "spec.accountState=Active", []string{"ana-ruiz", "sam-lee"}},
+		{"the phase, from status", "status.phase=Invited", []string{"ana-ruiz"}},
+		{"two fields, negated", "status.phase!=Invited,spec.accountState!=Deactivated", []string{"sam-lee"}},
+		{"nobody", "spec.email=nobody@example.test", nil},
+	} {
+		t.Run(c.reason, func(t *testing.T) {
+			out := kubectl(t, "get", "sm", "-n", selectorsNamespace, "--field-selector", c.selector, "-o", "jsonpath={.items[*].metadata.name}")
+			if got := strings.Fields(out); !slices.Equal(got, c.want) {
+				t.Errorf("kubectl get sm --field-selector %s = %v, want %v", c.selector, got, c.want)
+			}
+		})
+	}
+	// A field that is not selectable is refused, not ignored: a typo lists nobody by mistake.
+	out, err := runKubectl(t, "get", "sm", "-n", selectorsNamespace, "--field-selector", "spec.profile.givenName=Ana")
+	if err == nil || !strings.Contains(out, "field label not supported") {
+		t.Errorf("a selector on a field that is not selectable: err = %v, output:\n%s", err, out)
+	}
+}
+
+// TestStuckOnboardingColumns: kubectl get sm shows Ready's reason, so an onboarding stuck on an
+// expired link is seen without reading conditions, and -o wide the account the person signs in with.
+func TestStuckOnboardingColumns(t *testing.T) {
+	ensureNamespace(t, selectorsNamespace)
+	const account = "uid=lee-park,ou=people,ou=selectors,dc=example,dc=test"
+	createMember(t, "lee-park", `{"spec": {"email": "lee.park@example.test"}}`, memberStatus("Invited", "InvitationExpired", account))
+
+	out := kubectl(t, "get", "sm", "lee-park", "-n", selectorsNamespace)
+	if !strings.Contains(out, "REASON") || !strings.Contains(out, "InvitationExpired") || strings.Contains(out, account) {
+		t.Errorf("kubectl get sm shows no REASON InvitationExpired, or the long account column by default:\n%s", out)
+	}
+	if wide := kubectl(t, "get", "sm", "lee-park", "-n", selectorsNamespace, "-o", "wide"); !strings.Contains(wide, "ACCOUNT") || !strings.Contains(wide, account) {
+		t.Errorf("kubectl get sm -o wide does not show the account:\n%s", wide)
+	}
+}
+
+// createMember creates a valid StaffMember changed by patch, then writes its status as the
+// operator would.
+func createMember(t *testing.T, name, patch string, status map[string]any) {
+	t.Helper()
+	obj := objectFor(t, "StaffMember", patch)
+	obj.SetNamespace(selectorsNamespace)
+	obj.SetName(name)
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	obj.Object["status"] = status
+	if err := k8s.Status().Update(context.Background(), obj); err != nil {
+		t.Fatalf("write the status of %s: %v", name, err)
+	}
+}
+
+// memberStatus is a status with a phase, a Ready condition whose reason is readyReason (True
+// when it is "Ready") and an account.
+func memberStatus(phase, readyReason, accountID string) map[string]any {
+	ready := string(metav1.ConditionFalse)
+	if readyReason == staffv1alpha1.ReasonReady {
+		ready = string(metav1.ConditionTrue)
+	}
+	status := map[string]any{
+		"observedGeneration": int64(1),
+		"phase":              phase,
+		"conditions": []any{map[string]any{
+			"type": staffv1alpha1.ConditionReady, "status": ready, "reason": readyReason, "message": "set by the test",
+			"lastTransitionTime": "2026-11-23T09:00:00Z", "observedGeneration": int64(1),
+		}},
+	}
+	if accountID != "" {
+		status["accountID"] = accountID
+	}
+	return status
 }

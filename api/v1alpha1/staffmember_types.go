@@ -301,10 +301,10 @@ type EmailChange struct {
 	Notice EmailChangeNotice `json:"notice"`
 }
 
-// Ready's reason is a default column because the phase alone hides a stuck onboarding: a member
-// whose link expired is still Invited, and only the reason (InvitationExpired) says so. The
-// account's DN is what the person signs in with (its uid is the member's name unless the account
-// was adopted); it is long, so it is shown with -o wide.
+// Ready and its reason are default columns because the phase alone hides a stuck onboarding: a
+// member whose link expired is still Invited, and only Ready's reason (InvitationExpired) says
+// so. The account's DN is what the person signs in with (its uid is the member's name unless the
+// account was adopted); it is long, so it is shown with -o wide.
 //
 // Selectable fields find people the way HR knows them, with kubectl get --field-selector; the
 // API server filters, so a pipeline lists one member of thousands without reading the others.
@@ -325,12 +325,12 @@ type EmailChange struct {
 // +kubebuilder:resource:shortName=sm,categories=staff
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why the member is or is not Ready, such as InvitationExpired"
 // +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.roles`
 // +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.status.accountID`,priority=1,description="The directory entry the person signs in with"
 // +kubebuilder:printcolumn:name="Since",type=date,JSONPath=`.status.phaseSince`,priority=1
 // +kubebuilder:printcolumn:name="Last Sign-in",type=date,JSONPath=`.status.lastSignInAt`,priority=1
-// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type StaffMember struct {
 	metav1.TypeMeta   `json:",inline"`
