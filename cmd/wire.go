@@ -66,6 +66,8 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		DefaultTTL:              cfg.Invitations.DefaultTTL.Duration,
 		PasswordResetTTL:        cfg.Invitations.PasswordResetTTL.Duration,
 		EmailChangeNoticeWindow: cfg.Invitations.EmailChangeNoticeWindow.Duration,
+		ReminderBefore:          cfg.Invitations.ReminderBefore.Duration,
+		AutoResendMax:           cfg.Invitations.AutoResend.MaxResends,
 		MemberWorkers:           cfg.Workers.StaffMembers,
 		InvitationWorkers:       cfg.Workers.Invitations,
 		GroupWorkers:            cfg.Workers.Groups,

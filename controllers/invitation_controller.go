@@ -46,6 +46,11 @@ type InvitationReconciler struct {
 	EmailChangeNoticeWindow time.Duration
 	// Workers is how many passes run at once; 1 when 0.
 	Workers int
+	// ReminderBefore: a link that lives longer than 48h is reminded of this long before it
+	// expires, once; 0 sends no reminders.
+	ReminderBefore time.Duration
+	// AutoResendMax is the autoResend.maxResends of the operator's own Invitations.
+	AutoResendMax int32
 
 	recorder recorder.EventRecorder
 }
@@ -55,24 +60,44 @@ type InvitationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile moves an Invitation one step along its lifecycle and records it in one status write.
-func (r *InvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+// A pass that took on an expiry reminder mails it after that write.
+func (r *InvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var inv staffv1alpha1.Invitation
 	if err := r.Get(ctx, req.NamespacedName, &inv); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	before := inv.DeepCopy()
+	res, err := r.step(ctx, &inv)
+	if werr := r.record(ctx, before, &inv, err); werr != nil {
+		return res, errors.Join(err, werr)
+	}
+	if err == nil && tookReminder(before, &inv) {
+		return res, r.remind(ctx, &inv, before.Status.RemindedAttempt)
+	}
+	return res, err
+}
+
+// step takes the pass's step. Accepted and Revoked Invitations take none: the pass only records
+// that it saw their spec.
+func (r *InvitationReconciler) step(ctx context.Context, inv *staffv1alpha1.Invitation) (ctrl.Result, error) {
 	if terminal(inv.Status.Phase) {
 		return ctrl.Result{}, nil
 	}
-	before := inv.DeepCopy()
-	defer func() {
-		if verdict(retErr) {
-			inv.Status.ObservedGeneration = inv.Generation
-		}
+	return r.reconcile(ctx, inv)
+}
+
+// record writes the pass's status once, when it changed: observedGeneration on a verdict (also
+// a terminal failure, so that kubectl wait sees Failed), the kstatus conditions, and the step.
+func (r *InvitationReconciler) record(ctx context.Context, before, inv *staffv1alpha1.Invitation, err error) error {
+	if verdict(err) {
+		inv.Status.ObservedGeneration = inv.Generation
+	}
+	setProgressConditions(inv)
+	if inv.Status.DelegatedTo == "" { // a delegated Invitation's phases are its delegate's, counted there
 		metrics.CountFinished(before.Status.Phase, inv.Status.Phase)
-		changed := !equality.Semantic.DeepEqual(before.Status, inv.Status)
-		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, &inv, before, changed, statusPatchLock(before, &inv)...))
-	}()
-	return r.reconcile(ctx, &inv)
+	}
+	changed := !equality.Semantic.DeepEqual(before.Status, inv.Status)
+	return patchStatus(ctx, r.Client, inv, before, changed, statusPatchLock(before, inv)...)
 }
 
 // statusPatchLock says how a pass writes its status. A pass that mailed records it whatever
@@ -92,11 +117,18 @@ func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if why, err := r.revocationReason(ctx, inv, member); err != nil || why != "" {
-		if why != "" {
-			r.revoke(inv, why)
-		}
+	siblings, err := r.siblings(ctx, inv)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if d := r.delegateOf(inv, member, siblings); d != nil {
+		followDelegate(inv, d)
+		return ctrl.Result{}, nil
+	}
+	endDelegation(inv)
+	if why := r.revocationReason(inv, member, siblings); why != "" {
+		r.revoke(inv, why)
+		return ctrl.Result{}, nil
 	}
 	if member == nil {
 		setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonMemberNotFound,
@@ -105,6 +137,8 @@ func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1
 	}
 
 	now := r.Clock.Now()
+	terms := r.terms(inv, siblings)
+	followTerms(inv, terms)
 	switch {
 	case inv.Status.ClaimedAt != nil:
 		return r.waitForClaim(inv, now)
@@ -117,14 +151,17 @@ func (r *InvitationReconciler) reconcile(ctx context.Context, inv *staffv1alpha1
 		// sends that same mail again (token and Message-ID derive from the UID and attempt 1).
 		// The one status write after the mail records both. That is one API write per member.
 		r.newAttempt(inv, member, "First invitation")
-		return r.send(ctx, inv, member)
+		return r.send(ctx, inv, member, terms.TTL)
 	case inv.Status.Attempt > inv.Status.SentAttempt && inv.Status.Phase != staffv1alpha1.InvitationFailed:
-		return r.send(ctx, inv, member)
+		return r.send(ctx, inv, member, terms.TTL)
 	case inv.Status.Phase == staffv1alpha1.InvitationSent && !now.Before(inv.Status.ExpiresAt.Time):
-		return r.expire(inv, member)
+		return r.expire(inv, member, terms)
+	case r.reminderDue(inv, now):
+		takeReminder(inv)
+		return ctrl.Result{}, nil
 	case inv.Status.Phase == staffv1alpha1.InvitationSent:
-		// Wake up at the deadline; no polling in between.
-		return ctrl.Result{RequeueAfter: inv.Status.ExpiresAt.Sub(now)}, nil
+		// Wake up for the reminder or at the deadline; no polling in between.
+		return ctrl.Result{RequeueAfter: r.nextWake(inv, now)}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -160,15 +197,18 @@ func (r *InvitationReconciler) waitForClaim(inv *staffv1alpha1.Invitation, now t
 	return ctrl.Result{}, nil
 }
 
-// expire ends a link at its deadline, or replaces it while spec.autoResend allows.
-func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *staffv1alpha1.StaffMember) (ctrl.Result, error) {
-	if p := inv.Spec.AutoResend; p != nil && inv.Status.AutoResends < p.MaxResends {
+// expire ends a link at its deadline, or replaces it while the terms' autoResend allows.
+func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *staffv1alpha1.StaffMember, t invitationTerms) (ctrl.Result, error) {
+	if inv.Status.AutoResends < t.MaxResends {
 		inv.Status.AutoResends++
 		return r.startAttempt(inv, member, "Link expired unused; automatic resend")
 	}
 	inv.Status.Phase = staffv1alpha1.InvitationExpired
 	inv.Status.TokenHash, inv.Status.ClaimedAt = "", nil
-	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonExpired,
+	// Ready=True: the Invitation is at rest, with nothing left for the operator to do until a
+	// person asks for a resend; kstatus reads that as Current, and Ready=False would read as
+	// InProgress forever. That nobody can sign in is the StaffMember's Ready=False.
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonExpired,
 		"The link expired unused; annotate "+staffv1alpha1.ResendRequestedAtAnnotation+"=<now> to send a new one")
 	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonExpired, "Expire", "Invitation link expired unused")
 	return ctrl.Result{}, nil
@@ -178,42 +218,48 @@ func (r *InvitationReconciler) expire(inv *staffv1alpha1.Invitation, member *sta
 func (r *InvitationReconciler) revoke(inv *staffv1alpha1.Invitation, why string) {
 	inv.Status.Phase = staffv1alpha1.InvitationRevoked
 	inv.Status.TokenHash, inv.Status.ClaimedAt = "", nil
-	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonRevoked, why)
+	// Ready=True, as for Expired: at rest, and Current for kstatus.
+	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonRevoked, why)
 	r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, staffv1alpha1.ReasonRevoked, "Revoke", "Invitation revoked: %s", why)
 }
 
 // revocationReason says why the Invitation can no longer be accepted, or "" when it can.
-func (r *InvitationReconciler) revocationReason(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) (string, error) {
+func (r *InvitationReconciler) revocationReason(inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, siblings []staffv1alpha1.Invitation) string {
 	switch {
 	case m == nil && inv.Status.Attempt > 0:
-		return "the StaffMember was deleted", nil
+		return "the StaffMember was deleted"
 	case m == nil:
-		return "", nil
+		return ""
 	case !m.DeletionTimestamp.IsZero():
-		return "the StaffMember is being deleted", nil
+		return "the StaffMember is being deleted"
 	case staff.Deactivated(m):
-		return "the StaffMember was deactivated", nil
+		return "the StaffMember was deactivated"
 	case staff.CreatedForAnother(inv, m):
-		return "it was created for an earlier StaffMember named " + m.Name + ", which was deleted", nil
+		return "it was created for an earlier StaffMember named " + m.Name + ", which was deleted"
 	case inv.Status.Email != "" && inv.Status.Email != m.Spec.Email:
-		return "the StaffMember's email changed; the new address gets its own invitation", nil
+		return "the StaffMember's email changed; the new address gets its own invitation"
 	case inv.Spec.Purpose == staffv1alpha1.PurposeInvitation && m.Status.PasswordSetAt != nil && inv.Status.ClaimedAt == nil:
 		// A claim is the page setting the password through this very link: it ends Accepted.
-		return "the account got a password another way (a password reset or an administrator); the invitation is not needed", nil
+		return "the account got a password another way (a password reset or an administrator); the invitation is not needed"
 	}
-	return r.supersededBy(ctx, inv)
+	return supersededBy(inv, siblings)
 }
 
 // supersededBy keeps one live Invitation per member and purpose: the oldest invitation (the one
-// already out) and the newest password reset (the latest request).
-func (r *InvitationReconciler) supersededBy(ctx context.Context, inv *staffv1alpha1.Invitation) (string, error) {
-	invs, err := invitationsFor(ctx, r.Client, inv.Namespace, string(inv.Spec.MemberRef.Name))
-	if err != nil {
-		return "", err
-	}
-	for i := range invs {
-		other := &invs[i]
-		if other.Name == inv.Name || other.Spec.Purpose != inv.Spec.Purpose || terminal(other.Status.Phase) {
+// already out) and the newest password reset (the latest request). Between the operator's
+// invitation and a committed one, apply order does not decide (invitation_terms.go): the
+// operator's keeps its link, under the committed one's terms, until the committed one mails a
+// link of its own on a resend request, which supersedes it.
+func supersededBy(inv *staffv1alpha1.Invitation, siblings []staffv1alpha1.Invitation) string {
+	for i := range siblings {
+		other := &siblings[i]
+		if terminal(other.Status.Phase) {
+			continue
+		}
+		if inv.Spec.Purpose == staffv1alpha1.PurposeInvitation && operatorMade(inv) != operatorMade(other) {
+			if operatorMade(inv) && other.Status.Attempt > 0 {
+				return "superseded by Invitation " + other.Name + ", committed for this member, which mailed a link of its own"
+			}
 			continue
 		}
 		otherFirst := createdBefore(other, inv)
@@ -221,10 +267,10 @@ func (r *InvitationReconciler) supersededBy(ctx context.Context, inv *staffv1alp
 			otherFirst = !otherFirst
 		}
 		if otherFirst {
-			return "superseded by Invitation " + other.Name + ": a member has one live link of each purpose", nil
+			return "superseded by Invitation " + other.Name + ": a member has one live link of each purpose"
 		}
 	}
-	return "", nil
+	return ""
 }
 
 func createdBefore(a, b *staffv1alpha1.Invitation) bool {
@@ -242,13 +288,16 @@ func setInvitationCondition(inv *staffv1alpha1.Invitation, typ string, status me
 	setCondition(&inv.Status.Conditions, typ, status, inv.Generation, reason, msg)
 }
 
-// SetupWithManager registers the reconciler. An Invitation is reconciled when it changes and when
-// its member changes (deactivation, deletion and a new email revoke it).
+// SetupWithManager registers the reconciler. An Invitation is reconciled when it changes, when
+// its member changes (deactivation, deletion and a new email revoke it), and when the member's
+// Invitation of the other origin (operator's or committed) changes.
 func (r *InvitationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.recorder = mgr.GetEventRecorder("invitation-controller")
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&staffv1alpha1.Invitation{}).
 		Watches(&staffv1alpha1.StaffMember{}, handler.EnqueueRequestsFromMapFunc(r.invitationsOf), builder.WithPredicates(memberEndsInvitations)).
+		// A committed Invitation mirrors the operator's, whose terms come from it.
+		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(r.otherOrigin)).
 		Named("invitation").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(quietConflicts(r))

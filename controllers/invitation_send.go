@@ -44,7 +44,7 @@ func (r *InvitationReconciler) newAttempt(inv *staffv1alpha1.Invitation, m *staf
 // a pass working from a stale cache never sends an attempt the mail server already accepted.
 // A permanent refusal fails the Invitation with the server's reason; anything else is retried
 // with backoff.
-func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember) (ctrl.Result, error) {
+func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invitation, m *staffv1alpha1.StaffMember, ttl time.Duration) (ctrl.Result, error) {
 	var fresh staffv1alpha1.Invitation
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inv), &fresh); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -55,7 +55,7 @@ func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invi
 	}
 
 	now := r.Clock.Now()
-	expires := metav1.NewTime(now.Add(r.ttl(inv)))
+	expires := metav1.NewTime(now.Add(ttl))
 	kind, data, err := r.mailData(ctx, inv, m, expires.Time)
 	if err == nil {
 		err = r.announceReset(ctx, inv, m, data.Practice)
@@ -70,7 +70,7 @@ func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invi
 	sent := metav1.NewTime(now)
 	st := &inv.Status
 	st.SentAttempt, st.SentAt, st.ExpiresAt, st.Phase = st.Attempt, &sent, &expires, staffv1alpha1.InvitationSent
-	note := fmt.Sprintf("Attempt %d mailed to %s; the link expires at %s", st.Attempt, st.Email, expires.UTC().Format(time.RFC3339))
+	note := sentNote(st)
 	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionTrue, staffv1alpha1.ReasonSent, note)
 	// The first mail of an Invitation is routine (its Delivered condition says it); a resend
@@ -79,7 +79,7 @@ func (r *InvitationReconciler) send(ctx context.Context, inv *staffv1alpha1.Invi
 		r.recorder.Eventf(inv, nil, corev1.EventTypeNormal, "InvitationResent", "SendMail", "%s", note)
 	}
 	log.FromContext(ctx).Info("invitation mailed", "attempt", st.Attempt, "kind", kind)
-	return ctrl.Result{RequeueAfter: expires.Sub(now)}, nil
+	return ctrl.Result{RequeueAfter: r.nextWake(inv, now)}, nil
 }
 
 func (r *InvitationReconciler) sendFailed(inv *staffv1alpha1.Invitation, err error) (ctrl.Result, error) {
@@ -96,13 +96,6 @@ func (r *InvitationReconciler) sendFailed(inv *staffv1alpha1.Invitation, err err
 	setInvitationCondition(inv, staffv1alpha1.ConditionDelivered, metav1.ConditionFalse, staffv1alpha1.ReasonMailUnavailable, msg)
 	setInvitationCondition(inv, staffv1alpha1.ConditionReady, metav1.ConditionFalse, staffv1alpha1.ReasonMailUnavailable, msg)
 	return ctrl.Result{}, err
-}
-
-func (r *InvitationReconciler) ttl(inv *staffv1alpha1.Invitation) time.Duration {
-	if inv.Spec.TTL != nil {
-		return inv.Spec.TTL.Duration
-	}
-	return r.DefaultTTL
 }
 
 // mailData fills the mail of the current attempt: the practice's name, the member's roles and

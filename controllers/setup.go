@@ -27,7 +27,12 @@ type Options struct {
 	// EmailChangeNoticeWindow: password resets within this time after an email change are
 	// announced to the previous address.
 	EmailChangeNoticeWindow time.Duration
-	ResyncPeriod            time.Duration
+	// ReminderBefore: an invitation link that lives longer than 48h is reminded of this long
+	// before it expires; 0 sends no reminders.
+	ReminderBefore time.Duration
+	// AutoResendMax is spec.autoResend.maxResends for the Invitations the operator creates.
+	AutoResendMax int32
+	ResyncPeriod  time.Duration
 	// Workers per reconciler: StaffMember, Invitation, and each of Role and Location.
 	MemberWorkers, InvitationWorkers, GroupWorkers int
 }
@@ -61,6 +66,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 				Client: c, APIReader: mgr.GetAPIReader(), Mail: o.Mail,
 				Tokens: o.Tokens, Clock: o.Clock, DefaultTTL: o.DefaultTTL, PublicURL: o.PublicURL,
 				EmailChangeNoticeWindow: o.EmailChangeNoticeWindow, Workers: o.InvitationWorkers,
+				ReminderBefore: o.ReminderBefore, AutoResendMax: o.AutoResendMax,
 			}).SetupWithManager(mgr)
 		}},
 		{"resync", func() error { return mgr.Add(resync) }},

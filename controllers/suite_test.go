@@ -130,6 +130,8 @@ type operatorOptions struct {
 	pageDirectory func(directory.Backend) directory.Backend
 	// adoptExisting turns on directory.ldap.adoptExisting.
 	adoptExisting bool
+	// tune, when set, changes the reconcilers' options before the manager starts.
+	tune func(*Options)
 	// shard, when set, makes the manager a shard: it caches the namespaces the selector matches
 	// (not only namespace) and stops when they change, as --practice-selector does.
 	shard labels.Selector
@@ -197,7 +199,7 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 		pageDir = o.pageDirectory(pageDir)
 	}
 	page := op.servePage(mgr, o.page, pageDir)
-	op.resync, err = Setup(ctx, mgr, Options{
+	opts := Options{
 		Directory: op.directory,
 		Mail:      Mailer{Sender: o.sender, Templates: templates, From: mail.Address{Name: "Staff Accounts", Email: "no-reply@example.test"}},
 		Tokens:    tokens, Clock: o.clock, PublicURL: op.pageURL,
@@ -205,8 +207,13 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 		// The production defaults (internal/config), so that tests meet what concurrency brings.
 		MemberWorkers: staffconfig.DefaultMemberWorkers, InvitationWorkers: staffconfig.DefaultInvitationWorkers, GroupWorkers: staffconfig.DefaultGroupWorkers,
 		// Long: tests run resync passes themselves with RunOnce.
-		ResyncPeriod: 24 * time.Hour,
-	})
+		ResyncPeriod:   24 * time.Hour,
+		ReminderBefore: staffconfig.DefaultReminderBefore,
+	}
+	if o.tune != nil {
+		o.tune(&opts)
+	}
+	op.resync, err = Setup(ctx, mgr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,15 +75,18 @@ type AutoResendPolicy struct {
 // InvitationStatus is the observed state of an Invitation. The token itself is never stored: it
 // exists only in the mail; TokenHash lets the invitation page find the invitation.
 type InvitationStatus struct {
-	// ObservedGeneration is the generation of the spec that was last acted on.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// ObservedGeneration is the generation of the spec that was last acted on, also by an
+	// Accepted or Revoked Invitation after a spec edit. Always written (0 until the first pass),
+	// so that an Invitation never reconciled is not taken for one that was.
+	ObservedGeneration int64 `json:"observedGeneration"`
 
 	// Phase is Pending, Sent, Accepted, Expired, Revoked or Failed.
 	// +optional
 	Phase InvitationPhase `json:"phase,omitempty"`
 
-	// Conditions: Ready sums up; Delivered says what happened to the last mail.
+	// Conditions: Ready sums up; Delivered says what happened to the last mail; Reconciling
+	// (while a mail is under way or the member is awaited) and Stalled (the mail server refused
+	// the mail for good) are present only while they hold, for kstatus.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -100,6 +103,21 @@ type InvitationStatus struct {
 	// same link and Message-ID, so it is neither lost nor told apart from the first try.
 	// +optional
 	SentAttempt int64 `json:"sentAttempt,omitempty"`
+
+	// RemindedAttempt is the last attempt whose expiry reminder was taken on. It is written
+	// before the reminder goes to the mail server, so that a reminder is mailed at most once per
+	// attempt, even when the manager stops right after the server accepted it.
+	// +optional
+	RemindedAttempt int64 `json:"remindedAttempt,omitempty"`
+
+	// DelegatedTo names the operator's own Invitation for the same member that carries out this
+	// Invitation's terms (ttl, autoResend): it was there first, and its link is the one the
+	// person holds. This Invitation then sends nothing and mirrors its phase, so that the order
+	// in which Git and the operator created them does not cost the person a second mail. A
+	// resend request on this Invitation ends the delegation: it mails its own link, and the
+	// operator's is superseded.
+	// +optional
+	DelegatedTo string `json:"delegatedTo,omitempty"`
 
 	// TokenHash is the hex SHA-256 of the live link's token.
 	// +optional
@@ -156,7 +174,10 @@ type Invitation struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
-	Spec   InvitationSpec   `json:"spec"`
+	Spec InvitationSpec `json:"spec"`
+	// Status is the observed state of the Invitation. It defaults to observedGeneration 0, so
+	// that an Invitation no pass has seen yet reads as not reconciled (kstatus: InProgress).
+	// +kubebuilder:default={observedGeneration:0}
 	Status InvitationStatus `json:"status,omitempty"`
 }
 

@@ -180,9 +180,24 @@ type Invitations struct {
 	// address they read could take the account over with the reset link. Default (and 0) 24h,
 	// at most 720h; it cannot be turned off.
 	EmailChangeNoticeWindow metav1.Duration `json:"emailChangeNoticeWindow"`
+	// ReminderBefore is how long before an invitation link expires the person is reminded of
+	// it, once per link. Only links that live longer than 48h get a reminder: for a shorter one
+	// it would come right after the invitation itself. Absent means 24h; 0s turns reminders
+	// off; at most 720h. A pointer, so that 0s is told apart from absent.
+	ReminderBefore *metav1.Duration `json:"reminderBefore,omitempty"`
+	// AutoResend is the autoResend policy of the Invitations the operator creates for members
+	// (an Invitation committed in Git has its own spec.autoResend).
+	AutoResend AutoResend `json:"autoResend"`
 
 	// TokenKey is read from TokenKeyFile by Load.
 	TokenKey []byte `json:"-"`
+}
+
+// AutoResend bounds the automatic resends of the operator's own Invitations.
+type AutoResend struct {
+	// MaxResends is how many times an expired link is replaced by a fresh one, 0 (the default:
+	// never) to 10, as an Invitation's spec.autoResend.maxResends.
+	MaxResends int32 `json:"maxResends"`
 }
 
 // Defaults.
@@ -201,6 +216,9 @@ const (
 	// DefaultEmailChangeNoticeWindow covers a reset requested the day after a change, before
 	// the previous owner of the account may have read the change notice.
 	DefaultEmailChangeNoticeWindow = 24 * time.Hour
+	// DefaultReminderBefore reminds a person of a link that lives longer than 48h a day before
+	// it expires.
+	DefaultReminderBefore = 24 * time.Hour
 
 	// DefaultSMTPMaxIdleConnections keeps a session for each invitation worker
 	// (DefaultInvitationWorkers), so that a burst of mails dials once per worker.
@@ -304,6 +322,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Invitations.EmailChangeNoticeWindow.Duration == 0 {
 		c.Invitations.EmailChangeNoticeWindow.Duration = DefaultEmailChangeNoticeWindow
+	}
+	if c.Invitations.ReminderBefore == nil {
+		// 0s turns reminders off, so only an absent field takes the default.
+		c.Invitations.ReminderBefore = &metav1.Duration{Duration: DefaultReminderBefore}
 	}
 	for _, w := range []struct {
 		n   *int

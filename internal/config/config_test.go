@@ -395,3 +395,49 @@ func TestTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadReminderAndAutoResend(t *testing.T) {
+	cases := []struct {
+		name       string
+		yaml       string // lines added under invitations
+		wantBefore time.Duration
+		wantMax    int32
+		wantErr    string
+	}{
+		{name: "defaults", wantBefore: DefaultReminderBefore, wantMax: 0},
+		{name: "set", yaml: "reminderBefore: 36h\n  autoResend: {maxResends: 3}", wantBefore: 36 * time.Hour, wantMax: 3},
+		{name: "reminders off", yaml: "reminderBefore: 0s", wantBefore: 0},
+		{name: "longest lead", yaml: "reminderBefore: 720h", wantBefore: 720 * time.Hour},
+		{name: "most resends", yaml: "autoResend: {maxResends: 10}", wantBefore: DefaultReminderBefore, wantMax: 10},
+		{name: "negative lead", yaml: "reminderBefore: -1h", wantErr: "invitations.reminderBefore: must be between 0s (no reminders) and 720h, got -1h0m0s"},
+		{name: "lead too long", yaml: "reminderBefore: 721h", wantErr: "invitations.reminderBefore: must be between 0s (no reminders) and 720h, got 721h0m0s"},
+		{name: "too many resends", yaml: "autoResend: {maxResends: 11}", wantErr: "invitations.autoResend.maxResends: must be between 0 and 10"},
+		{name: "negative resends", yaml: "autoResend: {maxResends: -1}", wantErr: "invitations.autoResend.maxResends: must be between 0 and 10"},
+		{name: "misspelt", yaml: "autoResend: {maxResend: 1}", wantErr: `unknown field "invitations.autoResend.maxResend"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := validConfig(t, dir)
+			if tc.yaml != "" {
+				content += "  " + tc.yaml + "\n"
+			}
+			cfg, err := Load(writeFile(t, dir, "config.yaml", content))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := cfg.Invitations.ReminderBefore.Duration; got != tc.wantBefore {
+				t.Errorf("invitations.reminderBefore = %s, want %s", got, tc.wantBefore)
+			}
+			if got := cfg.Invitations.AutoResend.MaxResends; got != tc.wantMax {
+				t.Errorf("invitations.autoResend.maxResends = %d, want %d", got, tc.wantMax)
+			}
+		})
+	}
+}

@@ -22,6 +22,8 @@ const (
 	minInvitationTTL = 5 * time.Minute
 	maxInvitationTTL = 30 * 24 * time.Hour
 	maxNoticeWindow  = 30 * 24 * time.Hour
+	// maxAutoResends is the Invitation CRD's bound on spec.autoResend.maxResends.
+	maxAutoResends   = 10
 	maxContactLength = 200 // characters
 	minResyncPeriod  = 10 * time.Second
 	maxWorkers       = 64
@@ -61,6 +63,12 @@ func (c *Config) validate() error {
 	}
 	if w := c.Invitations.EmailChangeNoticeWindow.Duration; w <= 0 || w > maxNoticeWindow {
 		add("invitations.emailChangeNoticeWindow", "must be between 0 (the default, 24h) and 720h; the notice cannot be turned off, got %s", w)
+	}
+	if r := c.Invitations.ReminderBefore; r != nil && (r.Duration < 0 || r.Duration > maxInvitationTTL) {
+		add("invitations.reminderBefore", "must be between 0s (no reminders) and 720h, got %s", r.Duration)
+	}
+	if n := c.Invitations.AutoResend.MaxResends; n < 0 || n > maxAutoResends {
+		add("invitations.autoResend.maxResends", "must be between 0 and %d, as an Invitation's spec.autoResend.maxResends, got %d", maxAutoResends, n)
 	}
 	if c.Invitations.TokenKeyFile == "" {
 		add("invitations.tokenKeyFile", "is required: a file with at least 32 random bytes (head -c 32 /dev/urandom > FILE)")
