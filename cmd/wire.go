@@ -72,6 +72,9 @@ func reconcilerOptions(cfg *config.Config) (controllers.Options, error) {
 		InvitationWorkers:       cfg.Workers.Invitations,
 		GroupWorkers:            cfg.Workers.Groups,
 		ResyncPeriod:            cfg.ResyncPeriod.Duration,
+		RemovalGuard: &controllers.RemovalGuard{
+			Entries: cfg.RemovalGuard.MaxEntries, Percent: cfg.RemovalGuard.MaxPercent, Window: cfg.RemovalGuard.Window.Duration,
+		},
 	}, nil
 }
 

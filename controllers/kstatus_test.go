@@ -58,9 +58,27 @@ func TestKstatusReadsEveryMemberState(t *testing.T) {
 	op.create(newRole("front-desk"))
 	op.waitKstatus("front-desk", &staffv1alpha1.Role{}, kstatus.CurrentStatus)
 
+	t.Run("never reconciled: InProgress", func(t *testing.T) {
+		// A practice no manager watches: status holds only its default, observedGeneration 0.
+		ns := "unwatched-" + op.ns
+		ensureNamespace(t, ns)
+		for _, obj := range []client.Object{newMember("nat", op.email("nat")), newRole("nurse")} {
+			obj.SetNamespace(ns)
+			if err := k8s.Create(context.Background(), obj); err != nil {
+				t.Fatal(err)
+			}
+			if res := kstatusOf(t, obj); res.Status != kstatus.InProgressStatus {
+				t.Errorf("%T never reconciled reads %s (%s), want InProgress", obj, res.Status, res.Message)
+			}
+		}
+	})
+
 	t.Run("invited with a live link: Current", func(t *testing.T) {
 		op.create(newMember("ivy", op.email("ivy"), "front-desk"))
-		op.waitMember("ivy", "invited", func(m *staffv1alpha1.StaffMember) bool { return m.Status.Phase == staffv1alpha1.StaffMemberInvited })
+		m := op.waitMember("ivy", "invited", func(m *staffv1alpha1.StaffMember) bool { return m.Status.Phase == staffv1alpha1.StaffMemberInvited })
+		if m.Status.SignInName != "ivy" {
+			t.Errorf("status.signInName %q, want the account's uid ivy", m.Status.SignInName)
+		}
 		op.waitKstatus("ivy", &staffv1alpha1.StaffMember{}, kstatus.CurrentStatus)
 	})
 
@@ -117,9 +135,11 @@ func TestKstatusReadsEveryMemberState(t *testing.T) {
 }
 
 // SignInDisabled is what offboarding waits on: it turns True only once the directory refuses
-// the person's password and the account is in none of the operator's groups.
+// the person's password and the account is in none of the operator's groups. The commands are
+// README's recipes, run with kubectl as a pipeline runs them.
 func TestSignInDisabledOnlyWhenTheBindFails(t *testing.T) {
 	op := startOperator(t)
+	k := newKubectl(t)
 	op.create(newRole("nurse"))
 	op.create(newMember("ola", op.email("ola"), "nurse"))
 	m := op.waitMember("ola", "invited", func(m *staffv1alpha1.StaffMember) bool {
@@ -130,16 +150,22 @@ func TestSignInDisabledOnlyWhenTheBindFails(t *testing.T) {
 	if err := op.directory.SetPassword(context.Background(), staff.AccountKey(m), password); err != nil {
 		t.Fatal(err)
 	}
+	if err := op.resync.RunOnce(context.Background()); err != nil { // the resync sees the password
+		t.Fatal(err)
+	}
+	k.must("wait", "sm/ola", "-n", op.ns, "--for=jsonpath={.status.phase}=Active", "--timeout=60s")
 	eventually(t, "ola in the nurse group", func() (bool, string) {
 		got := op.groupMembersOf(directory.GroupRole, "nurse")
 		return join(got) == "ola", join(got)
 	})
 
-	op.update(m, func() { m.Spec.AccountState = staffv1alpha1.AccountStateDeactivated })
-	m = op.waitMember("ola", "sign-in disabled", func(m *staffv1alpha1.StaffMember) bool {
-		c := meta.FindStatusCondition(m.Status.Conditions, staffv1alpha1.ConditionSignInDisabled)
-		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == m.Generation
-	})
+	k.must("patch", "sm", "ola", "-n", op.ns, "--type", "merge", "-p", `{"spec":{"accountState":"Deactivated"}}`)
+	k.must("wait", "sm/ola", "-n", op.ns, "--for=condition=SignInDisabled", "--timeout=60s")
+	m = op.member("ola")
+	c := meta.FindStatusCondition(m.Status.Conditions, staffv1alpha1.ConditionSignInDisabled)
+	if c == nil || c.ObservedGeneration != m.Generation {
+		t.Fatalf("SignInDisabled does not carry the deactivating generation %d: %+v", m.Generation, c)
+	}
 	if err := bind(m.Status.AccountID, password); err == nil {
 		t.Fatal("SignInDisabled is True, yet the password still binds")
 	}

@@ -33,6 +33,8 @@ type Options struct {
 	// AutoResendMax is spec.autoResend.maxResends for the Invitations the operator creates.
 	AutoResendMax int32
 	ResyncPeriod  time.Duration
+	// RemovalGuard holds back mass removals of directory entries; the defaults when nil.
+	RemovalGuard *RemovalGuard
 	// Workers per reconciler: StaffMember, Invitation, and each of Role and Location.
 	MemberWorkers, InvitationWorkers, GroupWorkers int
 }
@@ -58,7 +60,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Resync, error) {
 		{"staffmember", func() error {
 			return (&StaffMemberReconciler{
 				Client: c, APIReader: mgr.GetAPIReader(), Directory: o.Directory, Mail: o.Mail, Clock: o.Clock, Resync: resync.members, Workers: o.MemberWorkers,
-				PasswordResetTTL: o.PasswordResetTTL, ResyncPeriod: o.ResyncPeriod,
+				PasswordResetTTL: o.PasswordResetTTL, ResyncPeriod: o.ResyncPeriod, Guard: o.RemovalGuard,
 			}).SetupWithManager(mgr)
 		}},
 		{"invitation", func() error {

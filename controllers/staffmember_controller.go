@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,6 +50,8 @@ type StaffMemberReconciler struct {
 	Resync <-chan event.GenericEvent
 	// Workers is how many passes run at once; 1 when 0.
 	Workers int
+	// Guard holds back mass removals of directory entries; the defaults when nil.
+	Guard *RemovalGuard
 
 	recorder recorder.EventRecorder
 }
@@ -129,12 +132,16 @@ func (r *StaffMemberReconciler) now() metav1.Time { return metav1.NewTime(r.Cloc
 // (not when one changes), and when Resync finds its account drifted.
 func (r *StaffMemberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.recorder = mgr.GetEventRecorder("staffmember-controller")
+	if r.Guard == nil {
+		r.Guard = &RemovalGuard{}
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&staffv1alpha1.StaffMember{}, builder.WithPredicates(memberUpdates)).
 		Watches(&staffv1alpha1.StaffMember{}, offboardingFirst()).
 		Watches(&staffv1alpha1.Invitation{}, handler.EnqueueRequestsFromMapFunc(invitedMember), builder.WithPredicates(invitationEnds)).
 		Watches(&staffv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberRoles, false)), builder.WithPredicates(appearsOrGoes)).
 		Watches(&staffv1alpha1.Location{}, handler.EnqueueRequestsFromMapFunc(r.membersIndexedBy(indexMemberLocations, true)), builder.WithPredicates(appearsOrGoes)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.heldRemovals), builder.WithPredicates(removalsApproved)).
 		Named("staffmember").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers})
 	if r.Resync != nil {

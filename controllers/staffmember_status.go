@@ -16,6 +16,7 @@ import (
 // rebuilt from observation every pass; nothing else is remembered.
 func (r *StaffMemberReconciler) summarize(m *staffv1alpha1.StaffMember, obs directory.Observation, missing []string, inv *staffv1alpha1.Invitation) {
 	st := &m.Status
+	st.SignInName = obs.SignInName
 	if !obs.LastSignIn.IsZero() {
 		t := metav1.NewTime(obs.LastSignIn)
 		st.LastSignInAt = &t

@@ -79,6 +79,7 @@ var stalledReasons = map[string]bool{
 	staffv1alpha1.ReasonInvitationFailed:    true,
 	staffv1alpha1.ReasonInvitationRevoked:   true,
 	staffv1alpha1.ReasonMailRejected:        true,
+	staffv1alpha1.ReasonRemovalHeld:         true,
 }
 
 // restingReasons are the reasons of Ready=False that are neither work under way nor a failure of

@@ -4,6 +4,11 @@ package v1alpha1
 // the invitation page. Without it the namespace name is shown.
 const OrganizationNameAnnotation = "staff.rosterops.io/organization-name"
 
+// RemovalsApprovedAtAnnotation on a namespace (a practice) approves, at the RFC 3339 time it
+// holds, the removal of the directory entries of every member whose deletion began before then
+// and that the mass-removal guard holds back (README: Install on a cluster).
+const RemovalsApprovedAtAnnotation = "staff.rosterops.io/removals-approved-at"
+
 // AdoptFromAnywhereAnnotation on a namespace (a practice) lists, comma-separated, the
 // StaffMembers of that namespace whose account may be adopted from anywhere in the directory
 // rather than only from the practice's own part of it. Namespaces are cluster-scoped, so only a

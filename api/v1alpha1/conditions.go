@@ -89,6 +89,10 @@ const (
 	// is written but the directory's password policy does not enforce it (pwdLockout is not
 	// TRUE). ReasonLeavingGroups: the account is still in groups the operator is removing it
 	// from.
+	// ReasonRemovalHeld: a member being deleted with deletionPolicy Delete is locked, but the
+	// removal of its entry waits for approval: too many members of the practice are going at
+	// once (the mass-removal guard).
+	ReasonRemovalHeld     = "RemovalHeld"
 	ReasonLocked          = "Locked"
 	ReasonSignInPossible  = "SignInPossible"
 	ReasonLockNotEnforced = "LockNotEnforced"

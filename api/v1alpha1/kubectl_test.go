@@ -122,7 +122,7 @@ func TestPrinterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"staffmembers": {"Name", "Email", "Phase", "Ready", "Reason", "Roles", "Age"},
+		"staffmembers": {"Name", "Email", "Sign-in", "Phase", "Ready", "Reason", "Roles", "Age"},
 		"invitations":  {"Name", "Member", "Phase", "Expires", "Age"},
 		"roles":        {"Name", "Category", "Billable", "Members", "Age"},
 		"locations":    {"Name", "Display Name", "Time Zone", "Age"},
@@ -191,12 +191,15 @@ func TestFieldSelectors(t *testing.T) {
 // expired link is seen without reading conditions, and -o wide the account the person signs in with.
 func TestStuckOnboardingColumns(t *testing.T) {
 	ensureNamespace(t, selectorsNamespace)
-	const account = "uid=lee-park,ou=people,ou=selectors,dc=example,dc=test"
+	const account = "uid=lee.park,ou=people,ou=selectors,dc=example,dc=test" // adopted: its uid is its own
 	createMember(t, "lee-park", `{"spec": {"email": "lee.park@example.test"}}`, memberStatus("Invited", "InvitationExpired", account))
 
 	out := kubectl(t, "get", "sm", "lee-park", "-n", selectorsNamespace)
 	if !strings.Contains(out, "REASON") || !strings.Contains(out, "InvitationExpired") || strings.Contains(out, account) {
 		t.Errorf("kubectl get sm shows no REASON InvitationExpired, or the long account column by default:\n%s", out)
+	}
+	if !strings.Contains(out, "SIGN-IN") || !strings.Contains(out, "lee.park") {
+		t.Errorf("kubectl get sm does not show the sign-in name:\n%s", out)
 	}
 	if wide := kubectl(t, "get", "sm", "lee-park", "-n", selectorsNamespace, "-o", "wide"); !strings.Contains(wide, "ACCOUNT") || !strings.Contains(wide, account) {
 		t.Errorf("kubectl get sm -o wide does not show the account:\n%s", wide)
@@ -236,6 +239,7 @@ func memberStatus(phase, readyReason, accountID string) map[string]any {
 	}
 	if accountID != "" {
 		status["accountID"] = accountID
+		status["signInName"] = "lee.park"
 	}
 	return status
 }

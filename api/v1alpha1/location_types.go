@@ -99,7 +99,10 @@ type Location struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
-	Spec   LocationSpec   `json:"spec"`
+	Spec LocationSpec `json:"spec"`
+	// Status is the observed state of the Location. It defaults to observedGeneration 0, so that
+	// one never reconciled reads as not yet observed (kstatus: InProgress), not as Current.
+	// +kubebuilder:default={observedGeneration:0}
 	Status LocationStatus `json:"status,omitempty"`
 }
 

@@ -109,7 +109,10 @@ type Role struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
-	Spec   RoleSpec   `json:"spec"`
+	Spec RoleSpec `json:"spec"`
+	// Status is the observed state of the Role. It defaults to observedGeneration 0, so that
+	// one never reconciled reads as not yet observed (kstatus: InProgress), not as Current.
+	// +kubebuilder:default={observedGeneration:0}
 	Status RoleStatus `json:"status,omitempty"`
 }
 

@@ -226,6 +226,11 @@ type StaffMemberStatus struct {
 	// +optional
 	AccountID string `json:"accountID,omitempty"`
 
+	// SignInName is what the person types to sign in: the account's uid, the member's name for
+	// an account the operator created, the entry's own for an adopted one.
+	// +optional
+	SignInName string `json:"signInName,omitempty"`
+
 	// LastSignInAt is the last successful sign-in the directory recorded.
 	// +optional
 	LastSignInAt *metav1.Time `json:"lastSignInAt,omitempty"`
@@ -324,6 +329,7 @@ type EmailChange struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sm,categories=staff
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="Sign-in",type=string,JSONPath=`.status.signInName`,description="What the person types to sign in (the account's uid)"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why the member is or is not Ready, such as InvitationExpired"
@@ -337,7 +343,10 @@ type StaffMember struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
-	Spec   StaffMemberSpec   `json:"spec"`
+	Spec StaffMemberSpec `json:"spec"`
+	// Status is the observed state of the StaffMember. It defaults to observedGeneration 0, so that
+	// one never reconciled reads as not yet observed (kstatus: InProgress), not as Current.
+	// +kubebuilder:default={observedGeneration:0}
 	Status StaffMemberStatus `json:"status,omitempty"`
 }
 

@@ -29,6 +29,21 @@ type Config struct {
 	ResyncPeriod metav1.Duration `json:"resyncPeriod"`
 	// Workers is how many passes of each reconciler run at once.
 	Workers Workers `json:"workers"`
+	// RemovalGuard holds back mass removals of directory entries (deletionPolicy Delete).
+	RemovalGuard RemovalGuard `json:"removalGuard"`
+}
+
+// RemovalGuard: when more members of one practice than the larger of MaxEntries and MaxPercent
+// of the practice are removed within Window, the removal of the entries beyond it waits for an
+// approval on the practice's Namespace (staff.rosterops.io/removals-approved-at); their accounts
+// are locked at once regardless. 0 is the default.
+type RemovalGuard struct {
+	// MaxEntries (default 20).
+	MaxEntries int `json:"maxEntries"`
+	// MaxPercent of the practice's members (default 10).
+	MaxPercent int `json:"maxPercent"`
+	// Window (default 10m).
+	Window metav1.Duration `json:"window"`
 }
 
 // Workers sizes each reconciler's concurrency. More workers converge a burst of new staff

@@ -152,6 +152,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "send rate not a number", content: strings.Replace(valid, "port: 1025", "port: 1025\n    maxPerSecond: fast", 1),
 			want: []string{"invalid configuration", "mail.smtp.maxPerSecond"}},
 		{name: "password floor too high", content: strings.Replace(valid, "publicURL:", "minPasswordLength: 100\n  publicURL:", 1), want: []string{"web.minPasswordLength: must be between 8 and 64"}},
+		{name: "removal guard share over 100", content: valid + "removalGuard: {maxPercent: 150}\n", want: []string{"removalGuard.maxPercent: must be between 0 (default 10) and 100, got 150"}},
+		{name: "removal guard negative", content: valid + "removalGuard: {maxEntries: -1, window: -5m}\n",
+			want: []string{"removalGuard.maxEntries: must be 0 (default 20) or more, got -1", "removalGuard.window: must be 0 (default 10m) or more"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

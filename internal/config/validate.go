@@ -84,10 +84,25 @@ func (c *Config) validate() error {
 	if c.ResyncPeriod.Duration < minResyncPeriod {
 		add("resyncPeriod", "must be at least %s, got %s", minResyncPeriod, c.ResyncPeriod.Duration)
 	}
+	validateRemovalGuard(c.RemovalGuard, add)
 	return errors.Join(errs...)
 }
 
 type addFunc func(field, format string, args ...any)
+
+// validateRemovalGuard keeps the guard meaningful: a negative count or a share above 100% would
+// switch it off without saying so.
+func validateRemovalGuard(g RemovalGuard, add addFunc) {
+	if g.MaxEntries < 0 {
+		add("removalGuard.maxEntries", "must be 0 (default 20) or more, got %d", g.MaxEntries)
+	}
+	if g.MaxPercent < 0 || g.MaxPercent > 100 {
+		add("removalGuard.maxPercent", "must be between 0 (default 10) and 100, got %d", g.MaxPercent)
+	}
+	if g.Window.Duration < 0 {
+		add("removalGuard.window", "must be 0 (default 10m) or more, got %s", g.Window.Duration)
+	}
+}
 
 func validateLDAP(l *LDAP, add addFunc) {
 	if l.URL == "" {

@@ -205,6 +205,9 @@ type Observation struct {
 	Actual Account
 	// ID identifies the entry in the directory (a DN for LDAP), for messages only.
 	ID string
+	// SignInName is what the person types to sign in (the uid for LDAP): the member's name for
+	// an account the operator created, the entry's own for an adopted one.
+	SignInName string
 	SignInFacts
 }
 

@@ -196,7 +196,8 @@ func (c *Client) observation(ctx context.Context, e *goldap.Entry) (directory.Ob
 		return directory.Observation{}, err
 	}
 	owner, managed := accountOwner(e)
-	return directory.Observation{Exists: true, Managed: managed, Owner: owner, Actual: accountFromEntry(e), ID: e.DN, SignInFacts: facts}, nil
+	return directory.Observation{Exists: true, Managed: managed, Owner: owner, Actual: accountFromEntry(e), ID: e.DN,
+		SignInName: e.GetEqualFoldAttributeValue("uid"), SignInFacts: facts}, nil
 }
 
 // FindAccountByEmail implements directory.Backend.
