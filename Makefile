@@ -48,6 +48,17 @@ build: generate fmt vet ## Build the manager binary into bin/.
 run: ## Run the manager against the current kubeconfig with config/local/config.yaml.
 	go run ./cmd --config config/local/config.yaml
 
+# The image is built without Docker (hack/image), so it works offline and in CI; the
+# Dockerfile builds the same one where Docker is at hand. IMAGE_ARCH is the nodes' GOARCH.
+IMAGE_TAG ?= staff-operator:dev
+IMAGE_ARCH ?= amd64
+IMAGE_LAYOUT ?= $(LOCALBIN)/image
+IMAGE_TAR ?= $(LOCALBIN)/staff-operator-image.tar
+
+.PHONY: image
+image: ## Build the manager's image: an OCI layout in bin/image and bin/staff-operator-image.tar for docker load or crane push.
+	go run ./hack/image -tag $(IMAGE_TAG) -arch $(IMAGE_ARCH) -layout $(IMAGE_LAYOUT) -tar $(IMAGE_TAR)
+
 ##@ Test
 
 .PHONY: control-plane
