@@ -44,6 +44,10 @@ verify-generated: ## Fail when the committed generated files differ from what th
 build: generate fmt vet ## Build the manager binary into bin/.
 	go build -o $(LOCALBIN)/manager ./cmd
 
+.PHONY: install-manifest
+install-manifest: ## Render config/default into dist/install.yaml, the one file a cluster applies (README: Install on a cluster).
+	go run ./hack/installmanifest -o dist/install.yaml
+
 .PHONY: run
 run: ## Run the manager against the current kubeconfig with config/local/config.yaml.
 	go run ./cmd --config config/local/config.yaml

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
@@ -38,6 +40,7 @@ const leaderElectionID = "staff-operator.staff.rosterops.io"
 type options struct {
 	configFile           string
 	metricsAddr          string
+	metricsSecure        bool
 	probeAddr            string
 	enableLeaderElection bool
 	practiceSelector     string
@@ -50,6 +53,10 @@ func main() {
 	flag.StringVar(&opts.configFile, "config", "", "The configuration file (YAML). Required.")
 	flag.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8080",
 		"The address the Prometheus metrics endpoint binds to; 0 disables it.")
+	// Off by default so that a manager run by hand, the demo and the bench keep scraping plain
+	// HTTP on loopback; the Deployment (config/manager) turns it on.
+	flag.BoolVar(&opts.metricsSecure, "metrics-secure", false,
+		"Serve metrics over HTTPS and only to callers the API server authenticates and authorizes for GET /metrics (TokenReview and SubjectAccessReview).")
 	flag.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081",
 		"The address the liveness and readiness probes bind to.")
 	flag.BoolVar(&opts.enableLeaderElection, "leader-elect", false,
@@ -99,7 +106,7 @@ func run(opts options) error {
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
+		Metrics:                metricsServerOptions(opts.metricsAddr, opts.metricsSecure),
 		Cache:                  cache.Options{DefaultNamespaces: sharding.namespaces(), DefaultTransform: controllers.StripUnread},
 		HealthProbeBindAddress: opts.probeAddr,
 		PprofBindAddress:       opts.pprofAddr,
@@ -144,6 +151,26 @@ func run(opts options) error {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// metricsServerOptions serves metrics over plain HTTP, or, when secure, over HTTPS to callers
+// that the API server authenticates (TokenReview) and authorizes for GET on the non-resource URL
+// /metrics (SubjectAccessReview), as kubebuilder's scaffold does. The certificate is
+// self-signed and kept in memory (the root filesystem is read-only in the Deployment); scrapers
+// authenticate the server by the Service they reach, not by the certificate.
+func metricsServerOptions(addr string, secure bool) metricsserver.Options {
+	if !secure {
+		return metricsserver.Options{BindAddress: addr}
+	}
+	return metricsserver.Options{
+		BindAddress:    addr,
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		// HTTP/1.1 only: HTTP/2's stream reset and rapid reset attacks (CVE-2023-44487,
+		// CVE-2023-39325) cost a server more than they cost the attacker, and a scraper needs
+		// nothing HTTP/2 gives.
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}
 }
 
 // cacheSynced reports whether the manager's cache has synced, without waiting for it.

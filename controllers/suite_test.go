@@ -132,6 +132,9 @@ type operatorOptions struct {
 	adoptExisting bool
 	// tune, when set, changes the reconcilers' options before the manager starts.
 	tune func(*Options)
+	// as, when set, is who the manager talks to the API server as (a user with only the RBAC
+	// a test grants it); the envtest administrator otherwise.
+	as *rest.Config
 	// shard, when set, makes the manager a shard: it caches the namespaces the selector matches
 	// (not only namespace) and stops when they change, as --practice-selector does.
 	shard labels.Selector
@@ -178,7 +181,11 @@ func runOperator(t *testing.T, o operatorOptions) *operator {
 		t.Fatal(err)
 	}
 
-	cfg := rest.CopyConfig(env.Config)
+	base := env.Config
+	if o.as != nil {
+		base = o.as
+	}
+	cfg := rest.CopyConfig(base)
 	cfg.Wrap(countWrites(op.apiWrites, op.wrote))
 	namespaces := []string{o.namespace}
 	if o.shard != nil {
