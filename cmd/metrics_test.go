@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,18 +127,11 @@ func TestManagerUnderItsRBAC(t *testing.T) {
 // kubectl runs the kubectl built with the control plane as its administrator.
 func kubectl(t *testing.T, env *testenv.Env, args ...string) {
 	t.Helper()
-	bin, err := env.Kubectl()
+	k, err := env.AdminKubectl(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := env.Kubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	k.Must(t, args...)
 }
 
 // token asks the API server for a short-lived token of a ServiceAccount, as a projected token

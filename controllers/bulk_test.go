@@ -14,6 +14,7 @@ import (
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
 	"github.com/rosterops/staff-operator/internal/directory/ldaptest"
 	"github.com/rosterops/staff-operator/internal/staff"
+	"github.com/rosterops/staff-operator/internal/testenv"
 )
 
 // Bulk actions: the platform team acts on a group of people with one kubectl command and a label
@@ -23,41 +24,26 @@ import (
 // kubectlCLI runs the kubectl built with the control plane against envtest's API server, as an
 // administrator, the way a person or a pipeline would.
 type kubectlCLI struct {
-	t          *testing.T
-	bin        string
-	kubeconfig string
+	t *testing.T
+	*testenv.KubectlRunner
 }
 
 func newKubectl(t *testing.T) *kubectlCLI {
 	t.Helper()
-	bin, err := env.Kubectl()
+	k, err := env.AdminKubectl(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := env.Kubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kubectlCLI{t: t, bin: bin, kubeconfig: kubeconfig}
+	return &kubectlCLI{t: t, KubectlRunner: k}
 }
 
-// run returns kubectl's combined output and its error: an *exec.ExitError when it exits non-zero,
-// which kubectl diff does to say it found a change.
-func (k *kubectlCLI) run(args ...string) (string, error) {
-	cmd := exec.Command(k.bin, append([]string{"--kubeconfig", k.kubeconfig}, args...)...)
-	cmd.Dir = env.Root
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+// run returns kubectl's combined output and its error (an *exec.ExitError when it exits non-zero).
+func (k *kubectlCLI) run(args ...string) (string, error) { return k.Run(args...) }
 
 // must runs kubectl and fails the test unless it exits 0.
 func (k *kubectlCLI) must(args ...string) string {
 	k.t.Helper()
-	out, err := k.run(args...)
-	if err != nil {
-		k.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return k.Must(k.t, args...)
 }
 
 // exitCode is kubectl's exit status; -1 when it could not be run at all.

@@ -3,7 +3,6 @@ package v1alpha1_test
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/client-go/discovery"
 
 	staffv1alpha1 "github.com/rosterops/staff-operator/api/v1alpha1"
+	"github.com/rosterops/staff-operator/internal/testenv"
 )
 
 const samplesNamespace = "riverside-family-health"
@@ -20,28 +20,22 @@ const samplesNamespace = "riverside-family-health"
 // kubectl runs the kubectl built with the control plane against it.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := runKubectl(t, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return adminKubectl(t).Must(t, args...)
 }
 
 // runKubectl runs kubectl and returns its output and error, for commands that are meant to fail.
 func runKubectl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin, err := env.Kubectl()
+	return adminKubectl(t).Run(args...)
+}
+
+func adminKubectl(t *testing.T) *testenv.KubectlRunner {
+	t.Helper()
+	k, err := env.AdminKubectl(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := env.Kubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Dir = env.Root
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return k
 }
 
 // TestSamplesApplyWithKubectl does what the README tells a person to do: apply the CRDs and the

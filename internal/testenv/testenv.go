@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -120,4 +122,43 @@ func (e *Env) Kubectl() (string, error) {
 		return "", fmt.Errorf("kubectl is missing from %s: %s", e.BinaryAssetsDirectory, howToBuild)
 	}
 	return path, nil
+}
+
+// KubectlRunner runs the kubectl built with the control plane as the control plane's
+// administrator, from the repository root, the way a person or a pipeline would.
+type KubectlRunner struct {
+	bin, kubeconfig, dir string
+}
+
+// AdminKubectl writes an administrator's kubeconfig into dir (a test's temporary folder) and
+// returns a KubectlRunner that uses it.
+func (e *Env) AdminKubectl(dir string) (*KubectlRunner, error) {
+	bin, err := e.Kubectl()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := e.Kubeconfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &KubectlRunner{bin: bin, kubeconfig: kubeconfig, dir: e.Root}, nil
+}
+
+// Run returns kubectl's combined output and its error: an *exec.ExitError when it exits
+// non-zero, which kubectl diff does to say it found a change.
+func (k *KubectlRunner) Run(args ...string) (string, error) {
+	cmd := exec.Command(k.bin, append([]string{"--kubeconfig", k.kubeconfig}, args...)...)
+	cmd.Dir = k.dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Must runs kubectl and fails t unless it exits 0.
+func (k *KubectlRunner) Must(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := k.Run(args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }
