@@ -33,7 +33,10 @@ func (r *StaffMemberReconciler) reportSignIn(ctx context.Context, m *staffv1alph
 		set(metav1.ConditionFalse, staffv1alpha1.ReasonSignInPossible, "The member is not deactivated")
 		return ctrl.Result{}, nil
 	case !obs.Exists:
-		set(metav1.ConditionTrue, staffv1alpha1.ReasonLocked, "The member has no account in the directory: there is nothing to sign in with")
+		// Never True on an absence: an entry whose marker was removed by hand is not found by
+		// key, yet still takes its password. A deactivated member gets its account created and locked
+		// in one pass, so absence is a pass under way or a conflict reported on Ready.
+		set(metav1.ConditionFalse, staffv1alpha1.ReasonProgressing, "No account of the member's was found in the directory yet; nothing is confirmed locked")
 		return ctrl.Result{}, nil
 	case !obs.Locked || obs.LockReason != directory.LockAdministrative:
 		set(metav1.ConditionFalse, staffv1alpha1.ReasonProgressing, "The account is being locked")
